@@ -1,0 +1,3 @@
+from kfusion.cli.main import main
+
+raise SystemExit(main())

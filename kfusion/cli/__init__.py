@@ -1,0 +1,1 @@
+"""The kfusion command line: one registry of sub-commands, TensorFlow imported lazily."""

@@ -1,0 +1,11 @@
+"""`kfusion bench`."""
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("rest", nargs="*", help="(not built yet)")
+
+
+def run(args):
+    print("kfusion bench: not built yet (issue #3 builds it).", file=sys.stderr)
+    return 2

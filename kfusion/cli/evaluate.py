@@ -1,0 +1,11 @@
+"""`kfusion evaluate`."""
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("rest", nargs="*", help="(not built yet)")
+
+
+def run(args):
+    print("kfusion evaluate: not built yet (issue #5 builds it).", file=sys.stderr)
+    return 2

@@ -1,0 +1,11 @@
+"""`kfusion predict`."""
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("rest", nargs="*", help="(not built yet)")
+
+
+def run(args):
+    print("kfusion predict: not built yet (issue #6 builds it).", file=sys.stderr)
+    return 2

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, Procrustes alignment, protocol tables, reports."""

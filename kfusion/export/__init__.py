@@ -1,0 +1,1 @@
+"""Deployment: end-to-end export, SavedModel, TFLite, the estimator API, benchmarks."""

@@ -1,0 +1,95 @@
+"""Small, safe file helpers: atomic writes and untrusted-data loading."""
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from kfusion.errors import KfusionError
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    Nothing is half-written: a reader sees the old file or the complete new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path):
+    """Read JSON from ``path`` with a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise KfusionError(f"{path}: file not found (expected a JSON file)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise KfusionError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_yaml(path):
+    """Read YAML with ``yaml.safe_load`` (no code runs) and a one-line error naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise KfusionError(f"{path}: file not found (expected a YAML file)")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        msg = str(e).replace("\n", " ")
+        raise KfusionError(f"{path}: not valid YAML ({msg})") from None
+
+
+def load_npz(path, required=()):
+    """Load an ``.npz`` without pickles; check that ``required`` keys are present.
+
+    Returns a dict of numpy arrays.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise KfusionError(f"{path}: file not found (expected an .npz file)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except ValueError as e:
+        raise KfusionError(f"{path}: cannot read without pickles ({e}); save arrays of numbers or strings") from None
+    except Exception as e:  # zipfile.BadZipFile, OSError, EOFError
+        raise KfusionError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    missing = [k for k in required if k not in out]
+    if missing:
+        raise KfusionError(f"{path}: missing key(s) {missing}; found {sorted(out)}")
+    return out

@@ -1,0 +1,1 @@
+"""Keras layers and model builders: hourglass, fusion network, lifting baseline, pruning."""

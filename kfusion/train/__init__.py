@@ -1,0 +1,1 @@
+"""Training: losses, callbacks, model.fit drivers, distributed loops, hyper-parameter search."""

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from kfusion import skeletons as sk
+
+
+@pytest.mark.parametrize("name", sorted(sk.SKELETONS))
+def test_tree_and_flip(name):
+    s = sk.get(name)
+    order = s.topological_order()
+    pos = {j: i for i, j in enumerate(order)}
+    for j, p in enumerate(s.parents):
+        if p >= 0:
+            assert pos[p] < pos[j], f"{name}: parent {s.joints[p]} after child {s.joints[j]}"
+    perm = s.flip_permutation
+    assert np.array_equal(perm[perm], np.arange(s.num_joints))
+    for j, k in enumerate(perm):
+        a, b = s.joints[j], s.joints[k]
+        if a.startswith("l_"):
+            assert b == "r_" + a[2:]
+        elif a.startswith("r_"):
+            assert b == "l_" + a[2:]
+        else:
+            assert a == b
+    # the flip maps the tree onto itself
+    for j, p in enumerate(s.parents):
+        if p >= 0:
+            assert s.parents[perm[j]] == perm[p]
+
+
+def test_h36m_parents_precede_children_in_index_order():
+    for name in ("h36m17", "humaneva15"):
+        s = sk.get(name)
+        assert all(p < j for j, p in enumerate(s.parents))
+
+
+def test_published_tables():
+    assert sk.H36M17.parents == (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+    assert sk.HUMANEVA15.parents == (-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1)
+    assert list(sk.H36M32_TO_17) == [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
+    assert sk.LSP14.joints[0] == "r_ankle" and sk.LSP14.joints[13] == "head_top"
+    assert sk.MPII16.joints[6] == "pelvis" and sk.MPII16.joints[15] == "l_wrist"
+
+
+def test_mapping_moves_named_joints():
+    pose = np.arange(17 * 3, dtype=float).reshape(17, 3)
+    out = sk.convert(pose, "h36m17", "mpii16")
+    for j, name in enumerate(sk.MPII16.joints):
+        src = {"upper_neck": "neck", "head_top": "head"}.get(name, name)
+        assert np.array_equal(out[j], pose[sk.H36M17.index(src)])
+    for (a, b), approx in sk.MAPPING_APPROXIMATIONS.items():
+        src_idx, dst_idx = sk.mapping(a, b)
+        assert set(approx) <= {sk.get(b).joints[i] for i in dst_idx}
+
+
+def test_mapping_errors():
+    with pytest.raises(ValueError, match="no joint mapping"):
+        sk.mapping("lsp14", "h36m17")
+    with pytest.raises(ValueError, match="shape"):
+        sk.convert(np.zeros((16, 3)), "h36m17", "mpii16")
+    with pytest.raises(ValueError, match="have no source joint"):
+        sk.convert(np.zeros((17, 3)), "coco17", "mpii16")
+    with pytest.raises(ValueError, match="no joint 'foo'"):
+        sk.H36M17.index("foo")
+
+
+def test_parts_resolve():
+    for s in sk.SKELETONS.values():
+        for part in s.parts:
+            for a, b in s.part_endpoints(part):
+                assert all(0 <= i < s.num_joints for i in a + b)
