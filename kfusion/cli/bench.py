@@ -1,11 +1,38 @@
-"""`kfusion bench`."""
-import sys
+"""`kfusion bench WHAT`: benchmarks that print markdown tables (they are not tests).
+
+One sub-command per stage; each runs ``<module>.run_bench(args)``.
+"""
+import importlib
+
+# what -> (module, one-line help)
+BENCHES = {
+    "data": ("kfusion.data.bench", "rendering and tf.data pipeline rates"),
+    "models": ("kfusion.models.bench", "hourglass and fusion latency/throughput, pruned vs unpruned, FLOPs"),
+    "export": ("kfusion.export.bench", "end-to-end model as Keras, SavedModel and TFLite"),
+}
 
 
 def add_arguments(parser):
-    parser.add_argument("rest", nargs="*", help="(not built yet)")
+    sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for name, (module, help_text) in BENCHES.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--out", default=None, help="also write the table to this markdown file")
+        globals()[f"_add_{name}"](p)
 
 
 def run(args):
-    print("kfusion bench: not built yet (issue #3 builds it).", file=sys.stderr)
-    return 2
+    return importlib.import_module(BENCHES[args.what][0]).run_bench(args)
+
+
+def _add_data(p):
+    p.add_argument("--num", type=int, default=1000, help="images to render / samples to read")
+    p.add_argument("--image-size", type=int, default=128)
+
+
+def _add_models(p):
+    p.add_argument("--repeats", type=int, default=20, help="timed batches per measurement")
+
+
+def _add_export(p):
+    p.add_argument("--model", default=None, help="exported model folder (default: the shipped one)")
+    p.add_argument("--repeats", type=int, default=20)

@@ -1,11 +1,38 @@
-"""`kfusion evaluate`."""
+"""`kfusion evaluate --model M --data D`: errors overall and per action, as markdown and JSON."""
 import sys
+from pathlib import Path
+
+PROTOCOLS = ("synthetic", "h36m", "humaneva", "kth")
 
 
 def add_arguments(parser):
-    parser.add_argument("rest", nargs="*", help="(not built yet)")
+    parser.add_argument("--model", required=True,
+                        help="an end-to-end model: a .keras file (uint8 image -> pose_3d) or an exported folder")
+    parser.add_argument("--data", required=True, help="records folder (with manifest.json)")
+    parser.add_argument("--split", default="test", help="which split to evaluate (default: test)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="synthetic",
+                        help="which tables to print: synthetic (per action), h36m (Tables 1-2), "
+                             "humaneva (Table 3), kth (Table 4)")
+    parser.add_argument("--out", default=None, help="folder for evaluation.md/.json (default: beside the model)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many samples")
 
 
 def run(args):
-    print("kfusion evaluate: not built yet (issue #5 builds it).", file=sys.stderr)
-    return 2
+    from kfusion.eval import evaluate
+    from kfusion.export.estimator import load_keras_or_saved
+
+    model = load_keras_or_saved(args.model)
+    pred, gt, meta = evaluate.predict_records(model, args.data, args.split, batch_size=args.batch_size,
+                                              limit=args.limit)
+    out_dir = Path(args.out or Path(args.model).parent)
+    if args.protocol == "synthetic":
+        summary, table = evaluate.summarize(pred, gt, meta["action"], meta["subject"])
+        md = evaluate.write_report(summary, table, out_dir, title=f"kfusion evaluate: {args.data} ({args.split})")
+    else:
+        from kfusion.eval import protocols
+
+        md = protocols.write_protocol_report(args.protocol, pred, gt, meta, out_dir)
+    print(md)
+    print(f"kfusion evaluate: wrote {out_dir}/evaluation.md and .json", file=sys.stderr)
+    return 0

@@ -1,0 +1,181 @@
+"""The one experiment schema: YAML files in ``configs/``, validated on load.
+
+A config is a nested dict. ``DEFAULTS`` below is the schema: every key a config may hold, with its
+default; a key that is not in it is an error naming the key and the allowed ones, and a value of
+the wrong type is an error naming the key, the value and the expected type.
+"""
+import copy
+from pathlib import Path
+
+from kfusion.errors import KfusionError
+from kfusion.io import read_yaml
+
+_ANY = object()  # a default whose type is not checked (e.g. None meaning "automatic")
+
+DEFAULTS = {
+    "name": "experiment",
+    "seed": 0,
+    "output_dir": "runs/experiment",  # relative paths resolve against the working directory
+    "data": {
+        "source": "synthetic",  # synthetic | h36m | humaneva | kth | lsp | mpii
+        "records": "data/synthetic",  # folder with manifest.json and the TFRecord shards
+        "train_split": "train",
+        "val_split": "test",
+        "test_split": "test",
+        "skeleton": "h36m17",  # the 3D target skeleton
+        "heatmap_skeleton": "mpii16",  # the confidence maps' joints (stacked-hourglass order)
+        # only for source "synthetic": what `kfusion prepare synthetic` / `reproduce` make
+        "num_train": 20000,
+        "num_test": 2000,
+        "image_size": 128,
+        "poses": None,
+    },
+    "augment": {
+        "crop_prob": 0.7,  # the authors: a random 112/128 crop with probability 0.7
+        "scale": [0.875, 1.0],
+        "translate": 0.0625,
+        "rotate_deg": 0.0,
+        "flip": False,
+        "color": 0.0,
+    },
+    "hourglass": {
+        "preset": "cpu",
+        "input_size": 128,
+        "heatmap_size": None,  # input_size / 4 when None
+        "sigma": 1.0,  # Gaussian std of the target maps, heatmap pixels
+        "batch_size": 32,
+        "epochs": 10,
+        "learning_rate": 1e-3,
+        "checkpoint": None,  # a trained hourglass (.keras) to start from / use as is
+    },
+    "fusion": {
+        "preset": "cpu",
+        "strategy": "trainable",  # trainable | fixed | early | late | free | image_only | cm_only
+        "fusion_layer": None,  # for strategy "fixed": the layer beta at which to fuse
+        "input_size": 64,
+        "batch_size": 64,
+        "epochs": 20,
+        "learning_rate": 1e-3,
+        "penalty": 5000.0,  # lambda of Eq. 4, with the data loss in mm^2
+        "alpha_init": 0.1,
+        "beta_init": None,  # middle of the network when None
+        "alpha_squared": False,  # the authors' code squares alpha in the sigmoid
+    },
+    "lifting": {
+        "units": 1024,
+        "blocks": 2,
+        "dropout": 0.5,
+        "batch_size": 64,
+        "epochs": 20,
+        "learning_rate": 1e-3,
+    },
+    "train": {
+        "strategy": "default",  # default | mirrored | multiworker
+        "checkpoint_every": 1,  # epochs
+        "validate": True,
+        "jit_compile": False,
+        "mixed_precision": None,  # None | mixed_float16 | mixed_bfloat16
+        "steps_per_epoch": None,  # None: one pass over the training data
+    },
+}
+
+_ALLOWED_CHOICES = {
+    ("data", "source"): ("synthetic", "h36m", "humaneva", "kth", "lsp", "mpii"),
+    ("fusion", "strategy"): ("trainable", "fixed", "early", "late", "free", "image_only", "cm_only"),
+    ("train", "strategy"): ("default", "mirrored", "multiworker"),
+    ("train", "mixed_precision"): (None, "mixed_float16", "mixed_bfloat16"),
+}
+
+
+def _merge(defaults, given, where, origin):
+    if not isinstance(given, dict):
+        raise KfusionError(f"{origin}: '{where or 'top level'}' must be a mapping, got {type(given).__name__}")
+    out = copy.deepcopy(defaults)
+    for key, value in given.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in defaults:
+            raise KfusionError(f"{origin}: unknown key '{path}'; allowed: {', '.join(sorted(defaults))}")
+        default = defaults[key]
+        if isinstance(default, dict):
+            out[key] = _merge(default, value if value is not None else {}, path, origin)
+        else:
+            out[key] = _check_value(path, value, default, origin)
+    return out
+
+
+def _check_value(path, value, default, origin):
+    choices = _ALLOWED_CHOICES.get(tuple(path.split(".")))
+    if choices is not None:
+        if value not in choices:
+            raise KfusionError(f"{origin}: '{path}' is {value!r}; expected one of {list(choices)}")
+        return value
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected {type(default).__name__}")
+    return value
+
+
+def from_dict(given, origin="config"):
+    """Validate a config dict against the schema and fill in defaults."""
+    return _merge(DEFAULTS, given or {}, "", origin)
+
+
+def load(path, overrides=None):
+    """Load and validate a YAML config; ``overrides`` (dotted key -> value) are applied on top."""
+    cfg = read_yaml(path)
+    cfg = from_dict(cfg if cfg is not None else {}, origin=str(path))
+    for key, value in (overrides or {}).items():
+        cfg = override(cfg, key, value, origin=str(path))
+    return cfg
+
+
+def override(cfg, dotted_key, value, origin="override"):
+    """Return a copy of ``cfg`` with ``dotted_key`` (e.g. ``fusion.epochs``) set to ``value``."""
+    parts = dotted_key.split(".")
+    nested = value
+    for p in reversed(parts):
+        nested = {p: nested}
+    merged = copy.deepcopy(cfg)
+    node, ref = merged, DEFAULTS
+    for p in parts[:-1]:
+        if p not in ref or not isinstance(ref[p], dict):
+            raise KfusionError(f"{origin}: unknown key '{dotted_key}'")
+        node, ref = node[p], ref[p]
+    if parts[-1] not in ref:
+        raise KfusionError(f"{origin}: unknown key '{dotted_key}'; allowed: {', '.join(sorted(ref))}")
+    node[parts[-1]] = _check_value(dotted_key, value, ref[parts[-1]], origin)
+    return merged
+
+
+def parse_override(text):
+    """Parse ``key=value`` from the command line (the value is read as YAML: numbers, lists, null)."""
+    import yaml
+
+    if "=" not in text:
+        raise KfusionError(f"--set {text!r}: expected KEY=VALUE, e.g. fusion.epochs=5")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)
+
+
+def resolve_path(cfg, value):
+    """Resolve a path from a config (relative paths are relative to the working directory)."""
+    return Path(value).expanduser()
+
+
+def dump(cfg):
+    """The config as YAML text."""
+    import yaml
+
+    return yaml.safe_dump(cfg, sort_keys=False)

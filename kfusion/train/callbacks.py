@@ -1,0 +1,98 @@
+"""Training callbacks: the standard set, and the fusion trace of the paper's Fig. 4."""
+from pathlib import Path
+
+import keras
+
+from kfusion.io import write_json
+
+
+class FusionTrace(keras.callbacks.Callback):
+    """Record alpha, beta and every fusion weight w_l before training and after each epoch.
+
+    Writes ``path`` (JSON: ``{"epochs": [{"epoch", "alpha", "beta", "weights", "loss", ...}]}``)
+    atomically after every epoch, so a killed run leaves a valid trace. Models without a fusion
+    layer (single-stream baselines) record nothing.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.records = []
+
+    def _snapshot(self, epoch, logs=None):
+        from kfusion.models.fusion import fusion_weights
+
+        state = fusion_weights(self.model)
+        if state is None:
+            return
+        entry = {"epoch": int(epoch)}
+        entry.update({k: _plain(v) for k, v in state.items()})
+        entry.update({k: float(v) for k, v in (logs or {}).items() if _is_number(v)})
+        self.records = [r for r in self.records if r["epoch"] != entry["epoch"]] + [entry]
+        write_json(self.path, {"epochs": self.records})
+
+    def on_train_begin(self, logs=None):
+        if self.path.is_file():  # resumed run: keep what was traced before the interruption
+            import json
+
+            self.records = json.loads(self.path.read_text()).get("epochs", [])
+        if not self.records:
+            self._snapshot(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._snapshot(epoch + 1, logs)
+
+
+def _is_number(v):
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(v):
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [float(x) for x in v]
+    return float(v) if _is_number(v) else v
+
+
+def standard_callbacks(run_dir, *, monitor="val_loss", checkpoint_every=1, fusion_trace=False,
+                       tensorboard=True):
+    """Checkpoints, BackupAndRestore (resume a killed run), TensorBoard, CSV log, TerminateOnNaN.
+
+    Everything goes under ``run_dir``: ``checkpoints/epoch-{NNN}.keras``, ``backup/``,
+    ``tensorboard/``, ``log.csv`` and, for fusion networks, ``fusion_trace.json``.
+    """
+    run_dir = Path(run_dir)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    cbs = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
+        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
+        _EveryN(keras.callbacks.ModelCheckpoint(
+            str(run_dir / "checkpoints" / "epoch-{epoch:03d}.keras"), save_weights_only=False), checkpoint_every),
+    ]
+    if tensorboard:
+        cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0))
+    if fusion_trace:
+        cbs.append(FusionTrace(run_dir / "fusion_trace.json"))
+    return cbs
+
+
+class _EveryN(keras.callbacks.Callback):
+    """Run a wrapped epoch-end callback only every ``n`` epochs (and never with n <= 0)."""
+
+    def __init__(self, inner, n):
+        super().__init__()
+        self.inner, self.n = inner, int(n)
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.inner.set_model(model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.n > 0 and (epoch + 1) % self.n == 0:
+            self.inner.on_epoch_end(epoch, logs)

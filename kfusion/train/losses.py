@@ -1,0 +1,35 @@
+"""Training losses and metrics.
+
+The pose loss is the authors' (official-code-notes.md): ``0.5 * mean over the batch of the sum over
+the 3J coordinates of (y_hat - y)^2``, in mm^2, so that lambda = 5e3 in ``lambda / alpha^2`` keeps
+the paper's balance between the data term and the sharpness penalty.
+"""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kfusion")
+def pose_loss(y_true, y_pred):
+    """0.5 * sum of squared coordinate errors per pose (mm^2): (B, J, 3) -> (B,); Keras averages over B."""
+    d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
+    return 0.5 * ops.sum(ops.square(d), axis=(-2, -1))
+
+
+@keras.saving.register_keras_serializable(package="kfusion")
+def heatmap_loss(y_true, y_pred):
+    """Mean squared error over the heatmap pixels and joints: (B, h, h, J) -> (B,)."""
+    d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
+    return ops.mean(ops.square(d), axis=(1, 2, 3))
+
+
+@keras.saving.register_keras_serializable(package="kfusion")
+class MPJPE(keras.metrics.Mean):
+    """Mean per-joint position error in mm over (B, J, 3) poses (root-relative targets)."""
+
+    def __init__(self, name="mpjpe", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
+        per_pose = ops.mean(ops.sqrt(ops.sum(ops.square(d), axis=-1)), axis=-1)
+        return super().update_state(per_pose, sample_weight=sample_weight)
