@@ -85,7 +85,9 @@ def test_tf_versions_in_tf_data_graph_and_tflite():
         return decode_heatmaps_tf(h)
 
     lite = tf.lite.TFLiteConverter.from_concrete_functions([decode.get_concrete_function()], decode).convert()
-    interp = tf.lite.Interpreter(model_content=lite)
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=lite)
     inp = interp.get_input_details()[0]["index"]
     interp.resize_tensor_input(inp, maps.shape)
     interp.allocate_tensors()

@@ -47,6 +47,9 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
+    from kfusion import logfilter
+
+    logfilter.install()
     try:
         return int(args._module.run(args) or 0)
     except KfusionError as e:

@@ -47,19 +47,61 @@ def _add_synthetic(p):
 
 def _add_h36m(p):
     _add_common(p)
+    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
+    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    p.add_argument("--root", required=True, help="Human3.6M folder holding S1 ... S11 (Videos, MyPoseFeatures "
+                   "or MyPoses)")
+    p.add_argument("--every", type=int, default=5, help="keep every N-th frame (50 fps videos)")
+    p.add_argument("--subjects", nargs="+", default=None, metavar="S",
+                   help="only these subjects (default: train S1 S5 S6 S7 S8, test S9 S11)")
+    p.add_argument("--npz", default=None, help="VideoPose3D data_3d_h36m.npz (world metres) instead of the "
+                   "release's poses; needs --allow-pickle and cameras.h5")
+    p.add_argument("--cameras", default=None, help="3d-pose-baseline cameras.h5 (default: ROOT/cameras.h5); "
+                   "needed for h5/npz world poses")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="allow unpickling the VideoPose3D npz (runs code from the file: trusted files only)")
+    p.add_argument("--skip-broken", action="store_true",
+                   help="skip missing or undecodable videos (e.g. S11 Directions.54138969) with a warning")
 
 
 def _add_humaneva(p):
     _add_common(p)
+    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
+    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    p.add_argument("--root", required=True, help="HumanEva-I folder with S1..S3/Image_Data/*.avi")
+    p.add_argument("--poses", required=True, help="converted_15j folder ({Train,Validate}/S{1,2,3}/*.mat)")
+    p.add_argument("--camera", default="C1", choices=["C1", "C2", "C3"], help="camera (paper: C1)")
+    p.add_argument("--subjects", nargs="+", default=["S1", "S2", "S3"], help="subjects")
+    p.add_argument("--actions", nargs="+", default=None,
+                   help="only these actions (Walking, Jog, Box, Gestures, ThrowCatch; default all)")
+    p.add_argument("--extrinsics", default=None, help="JSON {subject: {camera: {R, T[, K]}}}, X_cam = R X + T "
+                   "mm (default: camera fitted per file from the 2D-3D pairs)")
+    p.add_argument("--every", type=int, default=1, help="keep every N-th frame (60 fps videos)")
 
 
 def _add_kth(p):
     _add_common(p)
+    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
+    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    p.add_argument("--root", required=True, help="sequence folder (positions2d.txt, positions3d.txt, "
+                   "cameras.txt, 'Camera 1'/...) of KTH Football II, e.g. the Player 2 sequence")
+    p.add_argument("--camera", type=int, default=1, choices=[1, 2, 3], help="camera (paper: 1)")
+    p.add_argument("--units", default="auto", choices=["auto", "m", "mm"],
+                   help="unit of positions3d.txt (auto: from the thigh length)")
 
 
 def _add_lsp(p):
     _add_common(p)
+    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
+    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    p.add_argument("--root", required=True, help="LSP or LSP-extended folder (joints.mat, images/)")
+    p.add_argument("--limit", type=int, default=None, help="at most N samples per split (quick looks)")
 
 
 def _add_mpii(p):
     _add_common(p)
+    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
+    p.add_argument("--images", required=True, help="MPII images folder")
+    p.add_argument("--train", default=None, help="training annotations JSON (hourglass/HRNet conversion)")
+    p.add_argument("--val", default=None, help="validation annotations JSON")
+    p.add_argument("--limit", type=int, default=None, help="at most N samples per split (quick looks)")

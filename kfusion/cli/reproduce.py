@@ -1,11 +1,18 @@
-"""`kfusion reproduce`."""
-import sys
+"""`kfusion reproduce --preset quick|full --out R`: the paper's comparisons on the synthetic benchmark."""
 
 
 def add_arguments(parser):
-    parser.add_argument("rest", nargs="*", help="(not built yet)")
+    parser.add_argument("--preset", choices=("quick", "full", "smoke"), default="quick",
+                        help="quick: <= 30 min on a 2-core CPU; full: for a GPU; smoke: a minutes-long check")
+    parser.add_argument("--out", default="runs/reproduce", help="run folder (resumable)")
+    parser.add_argument("--config", default="configs/synthetic.yaml", help="base config the preset overrides")
+    parser.add_argument("--workers", type=int, default=None, help="rendering processes")
+    parser.add_argument("--report-dir", default=None,
+                        help="also copy report.md, results.json and the figures here (e.g. docs/results)")
 
 
 def run(args):
-    print("kfusion reproduce: not built yet (issue #5 builds it).", file=sys.stderr)
-    return 2
+    from kfusion.eval import reproduce
+
+    reproduce.run(args.preset, args.out, args.config, workers=args.workers, report_dir=args.report_dir)
+    return 0

@@ -52,7 +52,8 @@ def root_align(pred, gt, root=0):
     idx = np.atleast_1d(np.asarray(root, dtype=np.int64))
     if idx.size == 0 or np.any(idx < -pred.shape[-2]) or np.any(idx >= pred.shape[-2]):
         raise ValueError(f"root {root!r} is not a joint index for poses of shape {pred.shape}")
-    return pred - pred[..., idx, :].mean(axis=-2, keepdims=True) + gt[..., idx, :].mean(axis=-2, keepdims=True)
+    pred_root = pred[..., idx, :].mean(axis=-2, keepdims=True)
+    return pred - pred_root + gt[..., idx, :].mean(axis=-2, keepdims=True)
 
 
 def mpjpe(pred, gt):

@@ -22,8 +22,9 @@ class FusionTrace(keras.callbacks.Callback):
     def _snapshot(self, epoch, logs=None):
         from kfusion.models.fusion import fusion_weights
 
-        state = fusion_weights(self.model)
-        if state is None:
+        try:
+            state = fusion_weights(self.model)
+        except ValueError:  # single-stream baselines have no fusion weights
             return
         entry = {"epoch": int(epoch)}
         entry.update({k: _plain(v) for k, v in state.items()})

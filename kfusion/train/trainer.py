@@ -72,7 +72,7 @@ def hourglass_dataset(cfg, split, *, training, output_names, repeat=False):
     ds = make_dataset(
         cfg["data"]["records"], split, batch_size=cfg["hourglass"]["batch_size"], training=training,
         input_size=size, heatmap_size=hm, heatmap_skeleton=cfg["data"]["heatmap_skeleton"],
-        heatmap_sigma=cfg["hourglass"]["sigma"], augment=cfg["augment"] if training else None,
+        sigma=cfg["hourglass"]["sigma"], augment=cfg["augment"] if training else None,
         seed=cfg["seed"], repeat=repeat)
     names = list(output_names)
     return ds.map(lambda f, t: (f["image"], {n: t["heatmaps"] for n in names}))
@@ -162,7 +162,7 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
     fusion_size = cfg["fusion"]["input_size"]
     ds = make_dataset(cfg["data"]["records"], split, batch_size=batch_size, training=False, input_size=size,
                       heatmap_size=hm, heatmap_skeleton=cfg["data"]["heatmap_skeleton"],
-                      heatmap_sigma=cfg["hourglass"]["sigma"], with_meta=True)
+                      sigma=cfg["hourglass"]["sigma"], with_meta=True)
     out = {k: [] for k in ("images", "heatmaps", "pose_3d", "joints_2d_gt", "actions", "subjects", "frames")}
     predict = tf.function(lambda x: hourglass(x, training=False)[-1])
     for features, targets, meta in ds:
@@ -185,12 +185,14 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
 
 
 # ----------------------------------------------------------------------------- fusion stage
-def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False):
-    """HeatmapCache -> ({"image", "heatmaps"}, {"pose_3d"}) batches at the fusion input size.
+def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_shards=1, shard_index=0):
+    """HeatmapCache -> ({"image", "heatmaps"}, pose_3d (B, J, 3) mm) batches at the fusion input size.
 
     The confidence maps are resized to the image size and, when training, both get the same random
     crop (``augment.crop_prob``, ``augment.scale``, ``augment.translate``): the authors' only
     augmentation for this stage. The 3D target (root-relative, camera frame) is unchanged by it.
+    ``num_shards``/``shard_index``: keep elements ``shard_index::num_shards`` of the (identically
+    seeded) stream before batching: the workers' batches of one step make up one global batch.
     """
     import tensorflow as tf
 
@@ -202,8 +204,10 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False):
         ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"], reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
+    if num_shards > 1:
+        ds = ds.shard(num_shards, shard_index)
     ds = ds.batch(batch_size, drop_remainder=training)
-    rng = tf.random.Generator.from_seed(cfg["seed"]) if training else None
+    rng = tf.random.Generator.from_seed(cfg["seed"] + 7919 * shard_index) if training else None
 
     def to_inputs(images, heatmaps, pose):
         img = tf.cast(images, tf.float32) / 255.0
@@ -211,7 +215,7 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False):
         x = tf.concat([img, hms], axis=-1)
         if training and aug["crop_prob"] > 0:
             x = _random_crop_batch(x, rng, aug, size)
-        return {"image": x[..., :3], "heatmaps": x[..., 3:]}, {"pose_3d": pose}
+        return {"image": x[..., :3], "heatmaps": x[..., 3:]}, pose
 
     return ds.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -278,7 +282,7 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, ve
     with get_strategy(cfg["train"]["strategy"]).scope():
         model = build_fusion_from_config(cfg, strategy_name)
         model.compile(optimizer=keras.optimizers.Adam(cfg["fusion"]["learning_rate"]),
-                      loss={"pose_3d": pose_loss}, metrics={"pose_3d": [MPJPE()]},
+                      loss=pose_loss, metrics=[MPJPE()],
                       jit_compile=cfg["train"]["jit_compile"])
     train = fusion_dataset(train_cache, cfg, training=True)
     val = fusion_dataset(val_cache, cfg, training=False) if val_cache is not None else None
@@ -295,7 +299,7 @@ def lifting_inputs(cache):
 def lifting_dataset(cache, cfg, *, training):
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(({"joints_2d": lifting_inputs(cache)}, {"pose_3d": cache.pose_3d}))
+    ds = tf.data.Dataset.from_tensor_slices(({"joints_2d": lifting_inputs(cache)}, cache.pose_3d))
     if training:
         ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"])
     return ds.batch(cfg["lifting"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
@@ -314,7 +318,7 @@ def train_lifting(cfg, train_cache, val_cache, run_dir, *, verbose=2, epochs=Non
         model = build_lifting_baseline(
             num_joints_2d=train_cache.joints_2d.shape[1], num_joints_3d=train_cache.pose_3d.shape[1],
             units=lf["units"], blocks=lf["blocks"], dropout=lf["dropout"])
-        model.compile(optimizer=keras.optimizers.Adam(lf["learning_rate"]), loss={"pose_3d": pose_loss},
+        model.compile(optimizer=keras.optimizers.Adam(lf["learning_rate"]), loss=pose_loss,
                       metrics={"pose_3d": [MPJPE()]}, jit_compile=cfg["train"]["jit_compile"])
     train = lifting_dataset(train_cache, cfg, training=True)
     val = lifting_dataset(val_cache, cfg, training=False) if val_cache is not None else None

@@ -1,0 +1,439 @@
+"""tf.data pipelines from record shards to ``(features, targets[, meta])`` batches.
+
+Every geometric augmentation is one affine map ``A`` (3x3, record crop px -> input crop px,
+corner convention) applied to the image and the 2D joints, and one orthogonal map ``M`` (3x3)
+applied to the 3D joints (camera frame, mm). The intrinsics follow as ``K' = A K M^T``, so
+``K' (M X) = A (K X)``: the augmented 3D pose projects exactly onto the augmented 2D joints.
+
+- Crop/scale (with probability ``crop_prob``): a square window of side ``s * S`` (``s`` uniform in
+  ``scale``, ``S`` the record size) whose centre moves by up to ``translate * S`` from the frame
+  centre on each axis; otherwise the whole frame. The window is resized to ``input_size``. The 3D
+  pose is unchanged (``M = I``): a crop only changes the intrinsics.
+- Rotation by ``theta`` (uniform in ``+-rotate_deg``) of the image about the crop centre; the 3D
+  pose rotates by ``theta`` about the camera's optical axis (z). A rotation about the principal
+  point would be exactly this 3D rotation; rotating about another point adds an image
+  translation, which ``K' = A K R_z^T`` absorbs into the principal point (for ``fx == fy`` the new
+  K is again ``[[f', 0, c'x], [0, f', c'y], [0, 0, 1]]``; otherwise it gains off-diagonal terms
+  and stays exact as a 3x3 projection).
+- Horizontal flip: ``x -> S - x`` in the image, ``X -> -X`` in 3D (``cx -> S - cx``), and the
+  left/right joints swap (``skeleton.flip_permutation``).
+- Colour jitter (brightness, contrast, saturation, hue) on the image only.
+- Joints that leave the crop get visibility 0.
+
+The training pipeline batches decoded uint8 crops first and augments whole batches (one
+``ImageProjectiveTransformV3`` warp per batch, batched matrix products for joints).
+"""
+import math
+
+import numpy as np
+
+from kfusion import skeletons as _skeletons
+from kfusion.data import records as _records
+from kfusion.errors import KfusionError
+
+# The authors' augmentation (official-code-notes.md): with probability 0.7 a random 112/128 crop,
+# otherwise the whole frame; no flip, rotation or colour changes. Same keys as the config.
+DEFAULT_AUGMENT = {
+    "crop_prob": 0.7,
+    "scale": [0.875, 1.0],
+    "translate": 0.0625,
+    "rotate_deg": 0.0,
+    "flip": False,
+    "color": 0.0,
+}
+COLOR_KEYS = ("brightness", "contrast", "saturation", "hue")
+
+_SHUFFLE_BUFFER = 1024
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def check_augment(augment):
+    """Validate an augmentation dict (missing keys take ``DEFAULT_AUGMENT``) -> normalised dict.
+
+    Keys: ``crop_prob`` in [0, 1]; ``scale`` [lo, hi] crop side as a fraction of the record frame;
+    ``translate`` max crop-centre shift as a fraction of the frame; ``rotate_deg`` max |angle| in
+    degrees; ``flip`` bool (probability 0.5) or a probability; ``color`` a strength ``c``
+    (brightness, contrast and saturation factors in ``[1 - c, 1 + c]``, hue shift ``+-c/4`` of a
+    turn) or a dict with keys ``brightness``, ``contrast``, ``saturation``, ``hue``.
+    """
+    augment = {} if augment is None else dict(augment)
+    unknown = sorted(set(augment) - set(DEFAULT_AUGMENT))
+    if unknown:
+        raise KfusionError(f"augment has unknown key(s) {unknown}; allowed keys {sorted(DEFAULT_AUGMENT)}")
+    a = {**DEFAULT_AUGMENT, **augment}
+    out = {}
+    try:
+        out["crop_prob"] = float(a["crop_prob"])
+        lo, hi = (float(v) for v in a["scale"])
+        out["scale"] = (lo, hi)
+        out["translate"] = float(a["translate"])
+        out["rotate_deg"] = float(a["rotate_deg"])
+        out["flip"] = 0.5 if a["flip"] is True else 0.0 if a["flip"] is False else float(a["flip"])
+        color = a["color"]
+        if isinstance(color, dict):
+            bad = sorted(set(color) - set(COLOR_KEYS))
+            if bad:
+                raise KfusionError(f"augment.color has unknown key(s) {bad}; allowed keys {list(COLOR_KEYS)}")
+            out["color"] = {k: float(color.get(k, 0.0)) for k in COLOR_KEYS}
+        else:
+            c = float(color)
+            out["color"] = {"brightness": c, "contrast": c, "saturation": c, "hue": c / 4}
+    except (TypeError, ValueError) as e:
+        if isinstance(e, KfusionError):
+            raise
+        raise KfusionError(f"augment {augment!r} has a bad value ({e}); expected e.g. {DEFAULT_AUGMENT}") from None
+    if not 0.0 <= out["crop_prob"] <= 1.0 or not 0.0 <= out["flip"] <= 1.0:
+        raise KfusionError(f"augment crop_prob={out['crop_prob']}, flip={out['flip']}; expected probabilities in [0, 1]")
+    if not 0.0 < lo <= hi:
+        raise KfusionError(f"augment scale is {a['scale']!r}; expected [lo, hi] with 0 < lo <= hi")
+    if out["translate"] < 0 or out["rotate_deg"] < 0 or min(out["color"].values()) < 0:
+        raise KfusionError(f"augment {augment!r}: translate, rotate_deg and color must be >= 0")
+    return out
+
+
+# --------------------------------------------------------------------------- transforms (TF)
+
+def random_transforms(seed, batch, augment, record_size, input_size):
+    """Random augmentation maps for one batch.
+
+    Args:
+      seed: int64 scalar tensor (stateless randomness).
+      batch: int32 scalar, the batch size B.
+      augment: a ``check_augment`` dict.
+      record_size, input_size: ``S`` of the records and of the model input, px.
+    Returns: ``A`` float32 (B, 3, 3) record px -> input px, ``M`` float32 (B, 3, 3) for 3D joints,
+    ``flip`` bool (B,).
+    """
+    tf = _tf()
+    seed = tf.cast(seed, tf.int64)
+
+    def uniform(k, shape, lo, hi):
+        return tf.random.stateless_uniform(shape, seed=tf.stack([seed, tf.constant(k, tf.int64)]),
+                                           minval=lo, maxval=hi)
+
+    S, out = float(record_size), float(input_size)
+    crop = uniform(0, [batch], 0.0, 1.0) < augment["crop_prob"]
+    lo, hi = augment["scale"]
+    scale = tf.where(crop, uniform(1, [batch], lo, hi), 1.0)
+    t = augment["translate"]
+    shift = tf.where(crop[:, None], uniform(2, [batch, 2], -t, t), 0.0) * S
+    side = scale * S
+    origin = S / 2 + shift - side[:, None] / 2  # window's top-left corner, record px
+    k = out / side
+    zero, one = tf.zeros_like(k), tf.ones_like(k)
+    C = tf.stack([tf.stack([k, zero, -origin[:, 0] * k], -1),
+                  tf.stack([zero, k, -origin[:, 1] * k], -1),
+                  tf.stack([zero, zero, one], -1)], axis=1)
+    theta = uniform(3, [batch], -1.0, 1.0) * math.radians(augment["rotate_deg"])
+    A = tf.matmul(rotation_about(theta, out / 2), C)
+    flip = uniform(4, [batch], 0.0, 1.0) < augment["flip"]
+    A = tf.where(flip[:, None, None], tf.matmul(_flip_matrix(out)[None], A), A)
+    M = tf.matmul(_flip3(flip), _rotation_z(theta))
+    return A, M, flip
+
+
+def rotation_about(theta, centre):
+    """(B, 3, 3) image rotation by ``theta`` (B,) radians about the point (centre, centre) px."""
+    tf = _tf()
+    c, s = tf.cos(theta), tf.sin(theta)
+    zero, one = tf.zeros_like(c), tf.ones_like(c)
+    return tf.stack([tf.stack([c, -s, centre - c * centre + s * centre], -1),
+                     tf.stack([s, c, centre - s * centre - c * centre], -1),
+                     tf.stack([zero, zero, one], -1)], axis=1)
+
+
+def _rotation_z(theta):
+    tf = _tf()
+    c, s = tf.cos(theta), tf.sin(theta)
+    zero, one = tf.zeros_like(c), tf.ones_like(c)
+    return tf.stack([tf.stack([c, -s, zero], -1), tf.stack([s, c, zero], -1),
+                     tf.stack([zero, zero, one], -1)], axis=1)
+
+
+def _flip_matrix(size):
+    tf = _tf()
+    return tf.constant([[-1.0, 0.0, size], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], tf.float32)
+
+
+def _flip3(flip):
+    tf = _tf()
+    sx = tf.where(flip, -1.0, 1.0)
+    return tf.linalg.diag(tf.stack([sx, tf.ones_like(sx), tf.ones_like(sx)], -1))
+
+
+def warp_images(images, A, output_size):
+    """Warp a batch (B, H, W, C) by the affine maps ``A`` (B, 3, 3), corner-convention px.
+
+    Bilinear, black outside the source. Returns (B, output_size, output_size, C), same dtype.
+    """
+    tf = _tf()
+    # The op maps output *index* coordinates to input ones: shift by half a pixel either side.
+    half = tf.constant([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+    unhalf = tf.constant([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+    T = tf.matmul(unhalf[None], tf.matmul(tf.linalg.inv(A), half[None]))
+    T = T / T[:, 2:3, 2:3]
+    flat = tf.reshape(T, [-1, 9])[:, :8]
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=flat, output_shape=tf.constant([output_size, output_size], tf.int32),
+        fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="CONSTANT")
+
+
+def apply_transforms(batch, A, M, flip, *, input_size, flip_permutation, warp=True):
+    """Apply affine maps to a batch of samples (image, 2D, 3D, intrinsics, visibility).
+
+    Args:
+      batch: dict with ``image`` (B, S, S, 3) uint8 or float, ``joints_2d`` (B, J, 2) px,
+        ``joints_3d`` (B, J, 3) mm, ``visibility`` (B, J), ``intrinsics`` (B, 3, 3).
+      A: (B, 3, 3) record px -> input px; M: (B, 3, 3) orthogonal map of the 3D joints;
+      flip: (B,) bool, where left/right joints swap.
+      input_size: output side in px. flip_permutation: (J,) int, the skeleton's.
+      warp: False only when ``A`` is the identity and the sizes match (skips resampling).
+    Returns: a new dict; ``image`` has the input's dtype, joints, visibility and
+    ``intrinsics = A K M^T`` updated. Other keys are passed through.
+    """
+    tf = _tf()
+    A = tf.cast(A, tf.float32)
+    M = tf.cast(M, tf.float32)
+    out = dict(batch)
+    if warp:
+        image = batch["image"]
+        dtype = image.dtype
+        warped = warp_images(tf.cast(image, tf.float32), A, input_size)
+        if dtype == tf.uint8:
+            warped = tf.cast(tf.clip_by_value(tf.round(warped), 0.0, 255.0), tf.uint8)
+        out["image"] = warped
+    j2 = tf.einsum("bij,bkj->bki", A[:, :2, :2], batch["joints_2d"]) + A[:, None, :2, 2]
+    j3 = tf.einsum("bij,bkj->bki", M, batch["joints_3d"])
+    K = tf.matmul(A, tf.matmul(batch["intrinsics"], M, transpose_b=True))
+    inside = tf.reduce_all((j2 >= 0.0) & (j2 <= float(input_size)), axis=-1)
+    vis = batch["visibility"] * tf.cast(inside, tf.float32)
+    perm = tf.constant(np.asarray(flip_permutation), tf.int32)
+    swap = flip[:, None, None]
+    out["joints_2d"] = tf.where(swap, tf.gather(j2, perm, axis=1), j2)
+    out["joints_3d"] = tf.where(swap, tf.gather(j3, perm, axis=1), j3)
+    out["visibility"] = tf.where(flip[:, None], tf.gather(vis, perm, axis=1), vis)
+    out["intrinsics"] = K
+    return out
+
+
+def color_jitter(images, seed, color):
+    """Per-image brightness, contrast, saturation and hue jitter of float images (B, H, W, 3) in [0, 1].
+
+    Brightness, contrast and saturation factors are uniform in ``[1 - c, 1 + c]``; hue rotates
+    the chroma (YIQ) plane by up to ``+-hue`` of a turn. Returns float32 clipped to [0, 1].
+    """
+    tf = _tf()
+    seed = tf.cast(seed, tf.int64)
+    B = tf.shape(images)[0]
+
+    def factor(k, c):
+        return tf.random.stateless_uniform([B], seed=tf.stack([seed, tf.constant(k, tf.int64)]),
+                                           minval=1.0 - c, maxval=1.0 + c)
+
+    b = factor(10, color["brightness"])
+    c = factor(11, color["contrast"])
+    s = factor(12, color["saturation"])
+    h = (factor(13, color["hue"]) - 1.0) * 2.0 * math.pi
+    # One 3x3 colour matrix per image: RGB -> YIQ, scale and rotate chroma, back to RGB.
+    to_yiq = tf.constant([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    to_rgb = tf.linalg.inv(to_yiq)
+    ch, sh = tf.cos(h) * s, tf.sin(h) * s
+    zero, one = tf.zeros_like(ch), tf.ones_like(ch)
+    chroma = tf.stack([tf.stack([one, zero, zero], -1), tf.stack([zero, ch, -sh], -1),
+                       tf.stack([zero, sh, ch], -1)], axis=1)
+    mat = tf.matmul(to_rgb[None], tf.matmul(chroma, to_yiq[None])) * b[:, None, None]
+    x = tf.einsum("bij,bhwj->bhwi", mat, images)
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    x = (x - mean) * c[:, None, None, None] + mean
+    return tf.clip_by_value(x, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- sample helpers
+
+def transform_sample(sample, A, M, flip, skeleton, input_size=None):
+    """Apply one affine map to one sample (numpy dict, ``records.SCHEMA``) -> a new numpy sample.
+
+    ``A`` (3, 3) px -> px, ``M`` (3, 3) 3D map, ``flip`` bool (swap left/right joints). The image
+    stays uint8. Runs the same TF code as the training pipeline.
+    """
+    tf = _tf()
+    skel = skeleton if isinstance(skeleton, _skeletons.Skeleton) else _skeletons.get(skeleton)
+    size = int(np.asarray(sample["image"]).shape[0]) if input_size is None else int(input_size)
+    batch = {k: tf.convert_to_tensor(np.asarray(sample[k])[None]) for k in
+             ("image", "joints_2d", "joints_3d", "visibility", "intrinsics")}
+    batch = {k: v if k == "image" else tf.cast(v, tf.float32) for k, v in batch.items()}
+    out = apply_transforms(batch, np.asarray(A, np.float32)[None], np.asarray(M, np.float32)[None],
+                           tf.constant([bool(flip)]), input_size=size,
+                           flip_permutation=skel.flip_permutation)
+    result = dict(sample)
+    result.update({k: v.numpy()[0] for k, v in out.items() if k in batch})
+    return result
+
+
+def flip_sample(sample, skeleton):
+    """Mirror one sample horizontally (image, joints with left/right swap, 3D x, ``cx -> S - cx``)."""
+    S = float(np.asarray(sample["image"]).shape[0])
+    A = np.array([[-1.0, 0.0, S], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    return transform_sample(sample, A, np.diag([-1.0, 1.0, 1.0]), True, skeleton)
+
+
+def rotate_sample(sample, angle_deg, skeleton):
+    """Rotate one sample by ``angle_deg`` about its crop centre (3D: about the optical axis)."""
+    tf = _tf()
+    S = float(np.asarray(sample["image"]).shape[0])
+    theta = tf.constant([math.radians(angle_deg)], tf.float32)
+    A = rotation_about(theta, S / 2).numpy()[0]
+    M = _rotation_z(theta).numpy()[0]
+    return transform_sample(sample, A, M, False, skeleton)
+
+
+def crop_sample(sample, box, input_size, skeleton):
+    """Cut the square ``box`` (x0, y0, side) record px out of one sample, resized to ``input_size``."""
+    x0, y0, side = (float(v) for v in box)
+    k = input_size / side
+    A = np.array([[k, 0.0, -x0 * k], [0.0, k, -y0 * k], [0.0, 0.0, 1.0]])
+    return transform_sample(sample, A, np.eye(3), False, skeleton, input_size)
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+def _joint_map(source, target):
+    """Gather indices (J_target,) into source joints plus a zero row at index J_source."""
+    src, dst = _skeletons.get(source), _skeletons.get(target)
+    if src.name == dst.name:
+        return np.arange(src.num_joints)
+    src_idx, dst_idx = _skeletons.mapping(src.name, dst.name)
+    idx = np.full(dst.num_joints, src.num_joints, dtype=np.int64)
+    idx[dst_idx] = src_idx
+    return idx
+
+
+def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_size,
+                 heatmap_skeleton="mpii16", augment=None, seed=0, with_meta=False, num_shards=1,
+                 shard_index=0, drop_remainder=None, repeat=False, cache=False, sigma=1.0,
+                 shuffle_buffer=_SHUFFLE_BUFFER):
+    """A ``tf.data.Dataset`` of ``(features, targets)`` or ``(features, targets, meta)`` batches.
+
+    Args:
+      data_dir: records folder (``manifest.json`` + shards); split: e.g. ``train``.
+      batch_size: B. training: shuffle + augment (else fixed order, no augmentation).
+      input_size: model input side S_in, px. heatmap_size: h, px.
+      heatmap_skeleton: joints of the heatmaps, ``joints_2d`` and ``visibility`` targets.
+      augment: ``check_augment`` dict (training only; None -> ``DEFAULT_AUGMENT``).
+      seed: shuffling and augmentation seed. with_meta: add the meta dict.
+      num_shards, shard_index: this worker reads shard files ``shard_index::num_shards``.
+      drop_remainder: default True when training, False otherwise.
+      repeat: repeat forever. cache: cache the serialised records in memory.
+      sigma: heatmap Gaussian std, heatmap px. shuffle_buffer: records in the shuffle buffer.
+
+    Yields:
+      features ``{"image": float32 (B, S_in, S_in, 3) in [0, 1]}``;
+      targets ``{"heatmaps": float32 (B, h, h, Jh), "pose_3d": float32 (B, J, 3) mm root-relative
+      (record skeleton, root joint), "joints_2d": float32 (B, Jh, 2) input px, "visibility":
+      float32 (B, Jh)}``; meta ``{"subject", "action", "camera", "source": string (B,),
+      "frame": int64 (B,), "intrinsics": float32 (B, 3, 3) (augmented K of the input crop),
+      "joints_3d": float32 (B, J, 3) mm absolute camera frame (augmented)}``.
+
+    In evaluation (``training=False``, one worker) batches come in the order the records were
+    written. A corrupt shard raises TF's DataLossError; ``records.iterate_samples`` names the file.
+    """
+    tf = _tf()
+    from kfusion.heatmaps import render_heatmaps_tf
+
+    manifest = _records.read_manifest(data_dir)
+    skel = _skeletons.get(manifest["skeleton"])
+    record_size = int(manifest["image_size"])
+    hm_skel = _skeletons.get(heatmap_skeleton)
+    try:
+        hm_index = _joint_map(skel.name, hm_skel.name)
+    except ValueError as e:
+        raise KfusionError(f"{data_dir}: {e}") from None
+    aug = check_augment(augment) if training else None
+    if int(batch_size) < 1 or int(input_size) < 1 or int(heatmap_size) < 1:
+        raise KfusionError(f"batch_size={batch_size}, input_size={input_size}, heatmap_size={heatmap_size}; "
+                           f"expected positive ints")
+    files = _records.record_files(data_dir, split)
+    if not 0 <= shard_index < num_shards:
+        raise KfusionError(f"shard_index={shard_index}, num_shards={num_shards}; expected 0 <= shard_index < num_shards")
+    if num_shards > len(files):
+        raise KfusionError(f"{data_dir}: {len(files)} {split} shard files cannot feed num_shards={num_shards} workers")
+    files = files[shard_index::num_shards]
+    if drop_remainder is None:
+        drop_remainder = bool(training)
+    deterministic = not training
+
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    else:
+        # One record from each shard in turn restores the written (round-robin) order.
+        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=len(files), block_length=1,
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache:
+        ds = ds.cache()
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+
+    J = skel.num_joints
+
+    def parse(serialized):
+        return _records.parse_example(serialized, num_joints=J, image_size=record_size)
+
+    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=deterministic)
+    perm = skel.flip_permutation
+    identity = record_size == input_size
+
+    def finish(batch):
+        image = batch["image"]
+        joints_hm = tf.gather(tf.pad(batch["joints_2d"], [[0, 0], [0, 1], [0, 0]]), hm_index, axis=1)
+        vis_hm = tf.gather(tf.pad(batch["visibility"], [[0, 0], [0, 1]]), hm_index, axis=1)
+        heatmaps = render_heatmaps_tf(joints_hm * (heatmap_size / input_size), heatmap_size, sigma, vis_hm)
+        j3 = batch["joints_3d"]
+        features = {"image": image}
+        targets = {"heatmaps": heatmaps, "pose_3d": j3 - j3[:, skel.root:skel.root + 1],
+                   "joints_2d": joints_hm, "visibility": vis_hm}
+        if not with_meta:
+            return features, targets
+        meta = {k: batch[k] for k in ("subject", "action", "camera", "source", "frame", "intrinsics")}
+        meta["joints_3d"] = j3
+        return features, targets, meta
+
+    def train_step(batch, rseed):
+        B = tf.shape(batch["image"])[0]
+        A, M, flip = random_transforms(rseed, B, aug, record_size, input_size)
+        batch = dict(batch, image=tf.cast(batch["image"], tf.float32) * (1.0 / 255.0))
+        batch = apply_transforms(batch, A, M, flip, input_size=input_size, flip_permutation=perm)
+        image = batch["image"]
+        if max(aug["color"].values()) > 0:
+            image = color_jitter(image, rseed, aug["color"])
+        batch["image"] = image
+        return finish(batch)
+
+    def eval_step(batch):
+        batch = dict(batch, image=tf.cast(batch["image"], tf.float32) * (1.0 / 255.0))
+        if not identity:
+            B = tf.shape(batch["image"])[0]
+            k = input_size / record_size
+            A = tf.tile(tf.constant([[[k, 0.0, 0.0], [0.0, k, 0.0], [0.0, 0.0, 1.0]]]), [B, 1, 1])
+            batch = apply_transforms(batch, A, tf.eye(3, batch_shape=[B]), tf.zeros([B], tf.bool),
+                                     input_size=input_size, flip_permutation=perm)
+        return finish(batch)
+
+    if training:
+        rng = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, rng)).map(train_step, num_parallel_calls=tf.data.AUTOTUNE,
+                                                deterministic=False)
+    else:
+        ds = ds.map(eval_step, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,189 @@
+"""tf.data pipelines: augmentation keeps image, 2D, 3D and intrinsics consistent; targets; order."""
+import numpy as np
+import pytest
+
+from kfusion import skeletons
+from kfusion.data import pipeline, records
+from kfusion.errors import KfusionError
+from kfusion.heatmaps import decode_heatmaps
+
+S = 48  # record crop size, px
+H36M = skeletons.H36M17
+
+
+def fake_sample(rng, frame, size=S):
+    """A random h36m17 pose in front of a camera whose crop K projects it into the frame.
+
+    Joints land in [10, S - 10] px, the pelvis at the centre; the last joint is occluded.
+    """
+    J = H36M.num_joints
+    K = np.array([[300.0, 0.0, size / 2 + 1.5], [0.0, 280.0, size / 2 - 1.0], [0.0, 0.0, 1.0]])
+    uv = rng.uniform(10.0, size - 10.0, (J, 2))
+    uv[H36M.root] = size / 2
+    z = rng.uniform(4500.0, 5500.0, J)
+    X = np.stack([(uv[:, 0] - K[0, 2]) / K[0, 0] * z, (uv[:, 1] - K[1, 2]) / K[1, 1] * z, z], -1)
+    vis = np.ones(J, np.float32)
+    vis[-1] = 0.0
+    return {
+        "image": rng.integers(0, 256, (size, size, 3), dtype=np.uint8),
+        "joints_2d": uv.astype(np.float32),
+        "joints_3d": X.astype(np.float32),
+        "visibility": vis,
+        "intrinsics": K.astype(np.float32),
+        "subject": "S1", "action": "walking", "camera": "cam0", "source": "test", "frame": frame,
+    }
+
+
+def project(X, K):
+    """Projection through a general 3x3 K (no assumption on its zero entries)."""
+    p = np.einsum("...ij,...kj->...ki", np.asarray(K, np.float64), np.asarray(X, np.float64))
+    return p[..., :2] / p[..., 2:]
+
+
+def spot_sample(rng, joint):
+    """A black image with one bright 4x4 spot on one joint (to follow the image through warps)."""
+    s = fake_sample(rng, 0)
+    s["image"] = np.zeros_like(s["image"])
+    u, v = np.floor(s["joints_2d"][joint]).astype(int)
+    s["image"][v - 2:v + 2, u - 2:u + 2] = 255
+    return s, np.array([u, v], np.float64)  # the spot's centre, px
+
+
+def brightest(image):
+    w = image[..., 0].astype(np.float64)
+    ys, xs = np.mgrid[: w.shape[0], : w.shape[1]] + 0.5
+    return np.array([(w * xs).sum(), (w * ys).sum()]) / w.sum()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("records")
+    rng = np.random.default_rng(0)
+    samples = [fake_sample(rng, i) for i in range(10)]
+    records.write_records(samples, d, "train", num_shards=3, skeleton="h36m17")
+    records.write_manifest(d, skeleton="h36m17", image_size=S, splits={"train": 10}, source="test")
+    return d
+
+
+def test_flip_twice_is_identity_and_swaps_sides():
+    s = fake_sample(np.random.default_rng(1), 0)
+    f = pipeline.flip_sample(s, H36M)
+    ff = pipeline.flip_sample(f, H36M)
+    np.testing.assert_array_equal(ff["image"], s["image"])
+    for k in ("joints_2d", "joints_3d", "intrinsics", "visibility"):
+        np.testing.assert_allclose(ff[k], s[k], atol=1e-3, err_msg=k)
+    np.testing.assert_array_equal(f["image"], s["image"][:, ::-1])
+    lw, rw = H36M.index("l_wrist"), H36M.index("r_wrist")
+    np.testing.assert_allclose(f["joints_2d"][lw], [S - s["joints_2d"][rw][0], s["joints_2d"][rw][1]], atol=1e-4)
+    np.testing.assert_allclose(f["joints_3d"][lw], s["joints_3d"][rw] * [-1, 1, 1], atol=1e-3)
+    assert f["intrinsics"][0, 2] == pytest.approx(S - s["intrinsics"][0, 2])
+    np.testing.assert_allclose(project(f["joints_3d"], f["intrinsics"]), f["joints_2d"], atol=1e-3)
+
+
+@pytest.mark.parametrize("angle", [30.0, -75.0])
+def test_rotation_keeps_projection_and_moves_the_image(angle):
+    rng = np.random.default_rng(2)
+    joint = H36M.index("head")
+    s, spot = spot_sample(rng, joint)
+    r = pipeline.rotate_sample(s, angle, H36M)
+    # The 3D pose (absolute, camera frame) still projects onto the rotated 2D joints.
+    err = np.abs(project(r["joints_3d"], r["intrinsics"]) - r["joints_2d"]).max()
+    assert err < 0.5 and err < 1e-2
+    # The 3D pose turned about the optical axis: depths and bone lengths unchanged.
+    np.testing.assert_allclose(r["joints_3d"][:, 2], s["joints_3d"][:, 2], atol=1e-2)
+    assert not np.allclose(r["joints_2d"], s["joints_2d"], atol=1.0)
+    # The image turned with the joints: the bright spot moved like the joint did.
+    t = np.radians(angle)
+    R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    np.testing.assert_allclose(r["joints_2d"], (s["joints_2d"] - S / 2) @ R.T + S / 2, atol=1e-3)
+    np.testing.assert_allclose(brightest(r["image"]), R @ (spot - S / 2) + S / 2, atol=0.3)
+    back = pipeline.rotate_sample(r, -angle, H36M)
+    np.testing.assert_allclose(back["joints_3d"], s["joints_3d"], atol=1e-2)
+    np.testing.assert_allclose(back["intrinsics"], s["intrinsics"], atol=1e-3)
+
+
+def test_crop_scales_joints_and_keeps_projection():
+    s, spot = spot_sample(np.random.default_rng(3), H36M.index("pelvis"))
+    c = pipeline.crop_sample(s, (12.0, 8.0, 30.0), 60, H36M)
+    assert c["image"].shape == (60, 60, 3)
+    np.testing.assert_allclose(c["joints_2d"], (s["joints_2d"] - [12.0, 8.0]) * 2.0, atol=1e-3)
+    np.testing.assert_allclose(c["joints_3d"], s["joints_3d"], atol=1e-3)
+    np.testing.assert_allclose(project(c["joints_3d"], c["intrinsics"]), c["joints_2d"], atol=1e-3)
+    np.testing.assert_allclose(brightest(c["image"]), (spot - [12.0, 8.0]) * 2.0, atol=0.3)
+    outside = (c["joints_2d"] < 0).any(-1) | (c["joints_2d"] > 60).any(-1)
+    assert 0 < outside.sum() < 16
+    np.testing.assert_array_equal(c["visibility"], s["visibility"] * ~outside)
+
+
+def test_training_pipeline_keeps_geometry_consistent(data_dir):
+    aug = {"crop_prob": 1.0, "scale": [0.7, 1.1], "translate": 0.1, "rotate_deg": 40.0, "flip": True,
+           "color": 0.3}
+    ds = pipeline.make_dataset(data_dir, "train", batch_size=4, training=True, input_size=64,
+                               heatmap_size=16, augment=aug, seed=5, with_meta=True)
+    n = 0
+    for features, targets, meta in ds:
+        n += 1
+        img = features["image"].numpy()
+        assert img.shape == (4, 64, 64, 3) and img.dtype == np.float32
+        assert 0.0 <= img.min() and img.max() <= 1.0
+        assert targets["heatmaps"].shape == (4, 16, 16, 16)
+        pose = targets["pose_3d"].numpy()
+        np.testing.assert_array_equal(pose[:, 0], 0.0)
+        j3, K = meta["joints_3d"].numpy(), meta["intrinsics"].numpy()
+        np.testing.assert_allclose(pose, j3 - j3[:, :1], atol=1e-3)
+        uv = skeletons.convert(project(j3, K), "h36m17", "mpii16")
+        assert np.abs(uv - targets["joints_2d"].numpy()).max() < 0.05
+        vis = targets["visibility"].numpy()
+        inside = ((uv >= 0) & (uv <= 64)).all(-1)
+        assert np.all(vis[~inside] == 0) and vis[inside].mean() > 0.8
+    assert n == 2  # 10 samples, batches of 4, remainder dropped
+
+
+def test_eval_pipeline_is_deterministic_in_written_order(data_dir):
+    def run():
+        ds = pipeline.make_dataset(data_dir, "train", batch_size=4, training=False, input_size=32,
+                                   heatmap_size=8, with_meta=True)
+        return [(f["image"].numpy(), t["joints_2d"].numpy(), m["frame"].numpy()) for f, t, m in ds]
+
+    a, b = run(), run()
+    assert [len(x[2]) for x in a] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate([x[2] for x in a]), np.arange(10))
+    for x, y in zip(a, b):
+        for u, v in zip(x, y):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_heatmap_targets_peak_at_joints(data_dir):
+    ds = pipeline.make_dataset(data_dir, "train", batch_size=5, training=False, input_size=48,
+                               heatmap_size=48, sigma=1.5)
+    features, targets = next(iter(ds))
+    hm, joints, vis = (targets[k].numpy() for k in ("heatmaps", "joints_2d", "visibility"))
+    decoded, conf = decode_heatmaps(hm)
+    on = vis > 0
+    assert on.sum() > 20
+    np.testing.assert_allclose(decoded[on], joints[on], atol=0.05)
+    assert np.all(conf[on] > 0.6) and np.all(hm[..., ~on.any(0)] == 0)
+    # mpii16 joints come from their h36m17 counterparts.
+    s0 = next(records.iterate_samples(data_dir, "train"))
+    np.testing.assert_allclose(joints[0], skeletons.convert(s0["joints_2d"], "h36m17", "mpii16"), atol=1e-4)
+
+
+def test_sharding_splits_files_disjointly(data_dir):
+    frames = []
+    for i in range(3):
+        ds = pipeline.make_dataset(data_dir, "train", batch_size=8, training=False, input_size=S,
+                                   heatmap_size=12, with_meta=True, num_shards=3, shard_index=i)
+        frames.append({int(f) for *_, m in ds for f in m["frame"].numpy()})
+    assert sorted(len(f) for f in frames) == [3, 3, 4]
+    assert set.union(*frames) == set(range(10)) and sum(map(len, frames)) == 10
+    with pytest.raises(KfusionError, match="3 train shard files cannot feed num_shards=4"):
+        pipeline.make_dataset(data_dir, "train", batch_size=2, training=False, input_size=S,
+                              heatmap_size=12, num_shards=4)
+
+
+def test_augment_keys_are_checked():
+    with pytest.raises(KfusionError, match=r"unknown key\(s\) \['rotate'\]; allowed keys \[.*'rotate_deg'"):
+        pipeline.check_augment({"rotate": 10})
+    with pytest.raises(KfusionError, match="scale"):
+        pipeline.check_augment({"scale": [1.0, 0.5]})
+    assert pipeline.check_augment(None)["crop_prob"] == pipeline.DEFAULT_AUGMENT["crop_prob"]

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+
+from kfusion import config as config_mod
+from kfusion.errors import KfusionError
+from kfusion.train import trainer
+
+from conftest import make_cache, tiny_config
+
+
+def _val_mpjpe(model, cache, cfg):
+    pred = trainer.predict_poses(model, cache, cfg)
+    return float(np.linalg.norm(pred - cache.pose_3d, axis=-1).mean())
+
+
+def test_short_training_lowers_validation_error_and_traces_fusion(tmp_path, tiny_cache):
+    train, val = tiny_cache
+    cfg = tiny_config(tmp_path, epochs=6, learning_rate=0.01)
+    untrained = trainer.build_fusion_from_config(cfg)
+    before = _val_mpjpe(untrained, val, cfg)
+    model = trainer.train_fusion(cfg, train, val, tmp_path / "fusion", verbose=0)
+    after = _val_mpjpe(model, val, cfg)
+    assert after < 0.8 * before, (before, after)
+    trace = json.loads((tmp_path / "fusion" / "fusion_trace.json").read_text())["epochs"]
+    assert [r["epoch"] for r in trace] == list(range(7))
+    assert all(len(r["weights"]) == len(trace[0]["weights"]) for r in trace)
+    assert trace[0]["alpha"] == pytest.approx(0.1, rel=1e-5)
+    assert trace[-1]["alpha"] != trace[0]["alpha"]  # alpha is trained
+    assert (tmp_path / "fusion" / "model.keras").is_file()
+    log = (tmp_path / "fusion" / "log.csv").read_text().splitlines()
+    assert len(log) == 7 and "val_loss" in log[0]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interrupted_fit(tmp_path, tiny_cache, monkeypatch):
+    import keras
+
+    train, val = tiny_cache
+    cfg = tiny_config(tmp_path, epochs=4)
+    run = tmp_path / "fusion"
+
+    class StopAfter2(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise _Interrupt()
+
+    from kfusion.train import callbacks as cb_mod
+
+    original = cb_mod.standard_callbacks
+    monkeypatch.setattr(cb_mod, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfter2()])
+    with pytest.raises(_Interrupt):
+        trainer.train_fusion(cfg, train, val, run, verbose=0)
+    monkeypatch.setattr(cb_mod, "standard_callbacks", original)
+
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(epoch)
+
+    monkeypatch.setattr(cb_mod, "standard_callbacks", lambda *a, **k: original(*a, **k) + [Record()])
+    trainer.train_fusion(cfg, train, val, run, verbose=0)
+    assert seen == [2, 3], seen  # continues after the two finished epochs
+    rows = (run / "log.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [0, 1, 2, 3]
+    trace = json.loads((run / "fusion_trace.json").read_text())["epochs"]
+    assert [r["epoch"] for r in trace] == [0, 1, 2, 3, 4]
+
+
+def test_lifting_baseline_trains(tmp_path, tiny_cache):
+    train, val = tiny_cache
+    cfg = tiny_config(tmp_path)
+    model = trainer.train_lifting(cfg, train, val, tmp_path / "lifting", verbose=0, epochs=1)
+    pred = trainer.predict_poses(model, val, cfg, kind="lifting")
+    assert pred.shape == val.pose_3d.shape and np.isfinite(pred).all()
+
+
+def test_cache_roundtrip(tmp_path):
+    cache = make_cache(8)
+    cache.save(tmp_path / "c.npz")
+    back = trainer.HeatmapCache.load(tmp_path / "c.npz")
+    assert back.input_size == cache.input_size
+    np.testing.assert_array_equal(back.heatmaps, cache.heatmaps)
+    np.testing.assert_array_equal(back.actions, cache.actions)
+
+
+def test_bad_config_key_names_key_and_allowed(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("fusion:\n  lamda: 5000\n")
+    with pytest.raises(KfusionError, match=r"unknown key 'fusion.lamda'; allowed: .*penalty"):
+        config_mod.load(p)
+    p.write_text("fusion:\n  strategy: sideways\n")
+    with pytest.raises(KfusionError, match="'fusion.strategy' is 'sideways'; expected one of"):
+        config_mod.load(p)
+    p.write_text("fusion:\n  epochs: many\n")
+    with pytest.raises(KfusionError, match="'fusion.epochs' is 'many'; expected int"):
+        config_mod.load(p)
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted(root.glob("*.yaml"))
+    assert files
+    for f in files:
+        config_mod.load(f)
