@@ -2,8 +2,8 @@
 
 Prints a markdown table (and writes it to ``--out``). Not a test: numbers depend on the machine.
 """
-import inspect
 import os
+import resource
 import tempfile
 import time
 
@@ -25,22 +25,13 @@ def _cores():
 
 
 def _render(num, image_size, seed=0):
-    """Samples from ``kfusion.data.synthetic.iter_samples`` if it exists, with the time it took."""
+    """``num`` samples from ``kfusion.data.synthetic.iter_samples`` (one process) and the seconds taken."""
     try:
-        from kfusion.data import synthetic
+        from kfusion.data.synthetic import iter_samples
     except ImportError:
         return None, None
-    fn = getattr(synthetic, "iter_samples", None)
-    if fn is None:
-        return None, None
-    params = inspect.signature(fn).parameters
-    kwargs = {k: v for k, v in (("num", num), ("image_size", image_size), ("seed", seed)) if k in params}
     t0 = time.perf_counter()
-    samples = []
-    for s in fn(**kwargs):
-        samples.append(s)
-        if len(samples) >= num:
-            break
+    samples = list(iter_samples("train", num, seed=seed, image_size=image_size, workers=1))
     return samples, time.perf_counter() - t0
 
 
@@ -63,53 +54,66 @@ def fake_samples(num, image_size, seed=0):
                "action": "bench", "camera": "c0", "source": "bench", "frame": i}
 
 
+def _cpu_seconds():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _rate(ds, num, batch_size):
-    """Samples/s of a repeating dataset over about ``num`` samples, after two warm-up batches."""
+    """(samples per wall second, samples per CPU second) of a repeating dataset over about ``num``
+    samples, after two warm-up batches. The CPU rate does not depend on other processes' load."""
     it = iter(ds)
     for _ in range(2):
         next(it)
     steps = max(1, num // batch_size)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     for _ in range(steps):
         next(it)
-    return steps * batch_size / (time.perf_counter() - t0)
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    return steps * batch_size / wall, steps * batch_size / max(cpu, 1e-9)
 
 
 def run_bench(args):
     import tensorflow as tf
 
     num, size = int(args.num), int(args.image_size)
-    rows = []
-    samples, seconds = _render(min(num, 500), size)
+    rows = []  # (stage, samples per wall second, samples per CPU second or None, unit)
+    samples, seconds = _render(min(num, 256), size)
     if samples:
-        rows.append(("synthetic rendering (`synthetic.iter_samples`)", len(samples) / seconds, "images/s"))
+        rows.append(("synthetic rendering (`synthetic.iter_samples`, 1 process)", len(samples) / seconds,
+                     None, "images/s"))
         source = "synthetic"
     else:
-        rows.append(("synthetic rendering", float("nan"), "kfusion.data.synthetic.iter_samples not found"))
-        samples, source = list(fake_samples(min(num, 500), size)), "fake"
+        rows.append(("synthetic rendering", float("nan"), None, "kfusion.data.synthetic not found"))
+        samples, source = list(fake_samples(min(num, 256), size)), "fake"
     batch = 32
     with tempfile.TemporaryDirectory(prefix="kfusion-bench-") as tmp:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         n = records.write_records(samples, tmp, "train", num_shards=4, skeleton="h36m17")
         rows.append((f"record writing (PNG + TFRecord, {source} samples)", n / (time.perf_counter() - t0),
-                     "samples/s"))
+                     n / (_cpu_seconds() - c0) / _cores(), "samples/s (one thread)"))
         records.write_manifest(tmp, skeleton="h36m17", image_size=size, splits={"train": n}, source=source)
         hm = max(1, size // 4)
         files = records.record_files(tmp, "train")
         parse = tf.data.TFRecordDataset(files).repeat().map(
             lambda s: records.parse_example(s, num_joints=17, image_size=size),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).batch(batch).prefetch(tf.data.AUTOTUNE)
-        rows.append(("parse + PNG decode only", _rate(parse, num, batch), "samples/s"))
+        rows.append(("parse + PNG decode only", *_rate(parse, num, batch), "samples/s"))
         common = dict(batch_size=batch, input_size=size, heatmap_size=hm, repeat=True)
         ev = pipeline.make_dataset(tmp, "train", training=False, **common)
-        rows.append((f"evaluation pipeline (decode + {hm}x{hm} heatmaps)", _rate(ev, num, batch), "samples/s"))
+        rows.append((f"evaluation pipeline (decode + {hm}x{hm} heatmaps)", *_rate(ev, num, batch), "samples/s"))
         tr = pipeline.make_dataset(tmp, "train", training=True, **common)
-        rows.append(("training pipeline, authors' augmentation (crop/scale)", _rate(tr, num, batch), "samples/s"))
+        rows.append(("training pipeline, authors' augmentation (crop/scale)", *_rate(tr, num, batch), "samples/s"))
         tr = pipeline.make_dataset(tmp, "train", training=True, augment=FULL_AUGMENT, **common)
-        rows.append(("training pipeline, crop + rotate + flip + colour", _rate(tr, num, batch), "samples/s"))
-    table = [f"Data benchmark: image size {size}, batch {batch}, {_cores()} CPU cores, "
-             f"TensorFlow {tf.__version__}", "", "| stage | rate | unit |", "|---|---:|---|"]
-    table += [f"| {name} | {rate:,.0f} | {unit} |" for name, rate, unit in rows]
+        rows.append(("training pipeline, crop + rotate + flip + colour", *_rate(tr, num, batch), "samples/s"))
+    cores = _cores()
+    table = [f"Data benchmark: image size {size}, batch {batch}, {cores} CPU cores, TensorFlow {tf.__version__}, "
+             f"load average {os.getloadavg()[0]:.1f}. 'per CPU-second x cores' is the rate this process "
+             f"would reach with the cores to itself.", "",
+             "| stage | rate | per CPU-second x cores | unit |", "|---|---:|---:|---|"]
+    for name, rate, cpu_rate, unit in rows:
+        projected = "" if cpu_rate is None else f"{cpu_rate * cores:,.0f}"
+        table.append(f"| {name} | {rate:,.0f} | {projected} | {unit} |")
     text = "\n".join(table) + "\n"
     print(text)
     if getattr(args, "out", None):

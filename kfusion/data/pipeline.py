@@ -166,12 +166,21 @@ def _flip3(flip):
     return tf.linalg.diag(tf.stack([sx, tf.ones_like(sx), tf.ones_like(sx)], -1))
 
 
-def warp_images(images, A, output_size):
+def warp_images(images, A, output_size, axis_aligned=False):
     """Warp a batch (B, H, W, C) by the affine maps ``A`` (B, 3, 3), corner-convention px.
 
     Bilinear, black outside the source. Returns (B, output_size, output_size, C), same dtype.
+    ``axis_aligned=True`` promises that every ``A`` only scales (possibly negatively, a flip) and
+    translates; it then uses ``crop_and_resize``, about 3x faster than the general warp. The two
+    agree wherever the window lies inside the source; in the last half pixel beyond a source edge
+    ``crop_and_resize`` gives black where the general warp still blends in the edge pixels.
     """
     tf = _tf()
+    if axis_aligned:
+        out = _crop_and_resize(images, A, output_size)
+        if images.dtype == tf.uint8:
+            return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+        return tf.cast(out, images.dtype)
     # The op maps output *index* coordinates to input ones: shift by half a pixel either side.
     half = tf.constant([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
     unhalf = tf.constant([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
@@ -183,7 +192,25 @@ def warp_images(images, A, output_size):
         fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
-def apply_transforms(batch, A, M, flip, *, input_size, flip_permutation, warp=True):
+def _crop_and_resize(images, A, output_size):
+    """``warp_images`` for scale/flip/translate maps; any numeric images in, float32 out."""
+    tf = _tf()
+    H = tf.cast(tf.shape(images)[1], tf.float32)
+    W = tf.cast(tf.shape(images)[2], tf.float32)
+    n = float(output_size - 1)
+    # Output index i samples input index (i + 0.5 - t) / a - 0.5 on each axis (x = a u + t).
+    ax, tx, ay, ty = A[:, 0, 0], A[:, 0, 2], A[:, 1, 1], A[:, 1, 2]
+    x1, y1 = (0.5 - tx) / ax - 0.5, (0.5 - ty) / ay - 0.5
+    x2, y2 = x1 + n / ax, y1 + n / ay
+    boxes = tf.stack([y1 / tf.maximum(H - 1.0, 1.0), x1 / tf.maximum(W - 1.0, 1.0),
+                      y2 / tf.maximum(H - 1.0, 1.0), x2 / tf.maximum(W - 1.0, 1.0)], axis=-1)
+    out = tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]),
+                                   [output_size, output_size], method="bilinear", extrapolation_value=0.0)
+    return out
+
+
+def apply_transforms(batch, A, M, flip, *, input_size, flip_permutation, warp=True, axis_aligned=False,
+                     image_scale=None):
     """Apply affine maps to a batch of samples (image, 2D, 3D, intrinsics, visibility).
 
     Args:
@@ -193,20 +220,28 @@ def apply_transforms(batch, A, M, flip, *, input_size, flip_permutation, warp=Tr
       flip: (B,) bool, where left/right joints swap.
       input_size: output side in px. flip_permutation: (J,) int, the skeleton's.
       warp: False only when ``A`` is the identity and the sizes match (skips resampling).
-    Returns: a new dict; ``image`` has the input's dtype, joints, visibility and
+      axis_aligned: every ``A`` only scales/flips and translates (faster warp, see warp_images).
+      image_scale: None keeps the image dtype (uint8 rounded); a number gives float32 images
+        multiplied by it (e.g. 1/255 for [0, 1]).
+    Returns: a new dict; ``image`` warped, joints, visibility and
     ``intrinsics = A K M^T`` updated. Other keys are passed through.
     """
     tf = _tf()
     A = tf.cast(A, tf.float32)
     M = tf.cast(M, tf.float32)
     out = dict(batch)
+    image = batch["image"]
     if warp:
-        image = batch["image"]
         dtype = image.dtype
-        warped = warp_images(tf.cast(image, tf.float32), A, input_size)
-        if dtype == tf.uint8:
-            warped = tf.cast(tf.clip_by_value(tf.round(warped), 0.0, 255.0), tf.uint8)
-        out["image"] = warped
+        if axis_aligned:  # crop_and_resize takes uint8 and returns float32
+            image = _crop_and_resize(image, A, input_size)
+        else:
+            image = warp_images(tf.cast(image, tf.float32), A, input_size)
+        if image_scale is None and dtype == tf.uint8:
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+    if image_scale is not None:
+        image = tf.cast(image, tf.float32) * float(image_scale)
+    out["image"] = image
     j2 = tf.einsum("bij,bkj->bki", A[:, :2, :2], batch["joints_2d"]) + A[:, None, :2, 2]
     j3 = tf.einsum("bij,bkj->bki", M, batch["joints_3d"])
     K = tf.matmul(A, tf.matmul(batch["intrinsics"], M, transpose_b=True))
@@ -247,7 +282,9 @@ def color_jitter(images, seed, color):
     chroma = tf.stack([tf.stack([one, zero, zero], -1), tf.stack([zero, ch, -sh], -1),
                        tf.stack([zero, sh, ch], -1)], axis=1)
     mat = tf.matmul(to_rgb[None], tf.matmul(chroma, to_yiq[None])) * b[:, None, None]
-    x = tf.einsum("bij,bhwj->bhwi", mat, images)
+    shape = tf.shape(images)
+    # A batched matmul over (B, H*W, 3) is ~4x cheaper on CPU than the equivalent einsum.
+    x = tf.reshape(tf.matmul(tf.reshape(images, [shape[0], -1, 3]), mat, transpose_b=True), shape)
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     x = (x - mean) * c[:, None, None, None] + mean
     return tf.clip_by_value(x, 0.0, 1.0)
@@ -316,7 +353,7 @@ def _joint_map(source, target):
 def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_size,
                  heatmap_skeleton="mpii16", augment=None, seed=0, with_meta=False, num_shards=1,
                  shard_index=0, drop_remainder=None, repeat=False, cache=False, sigma=1.0,
-                 shuffle_buffer=_SHUFFLE_BUFFER):
+                 shuffle_buffer=_SHUFFLE_BUFFER, verify=True):
     """A ``tf.data.Dataset`` of ``(features, targets)`` or ``(features, targets, meta)`` batches.
 
     Args:
@@ -330,6 +367,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
       drop_remainder: default True when training, False otherwise.
       repeat: repeat forever. cache: cache the serialised records in memory.
       sigma: heatmap Gaussian std, heatmap px. shuffle_buffer: records in the shuffle buffer.
+      verify: walk this worker's shard headers first (``records.check_shards``), so a truncated
+        shard fails here with its file name rather than mid-epoch.
 
     Yields:
       features ``{"image": float32 (B, S_in, S_in, 3) in [0, 1]}``;
@@ -340,7 +379,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
       "joints_3d": float32 (B, J, 3) mm absolute camera frame (augmented)}``.
 
     In evaluation (``training=False``, one worker) batches come in the order the records were
-    written. A corrupt shard raises TF's DataLossError; ``records.iterate_samples`` names the file.
+    written. Flipped bytes inside a record raise TF's DataLossError while iterating, which does
+    not name the file: ``records.check_shards(files, full=True)`` does.
     """
     tf = _tf()
     from kfusion.heatmaps import render_heatmaps_tf
@@ -363,6 +403,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
     if num_shards > len(files):
         raise KfusionError(f"{data_dir}: {len(files)} {split} shard files cannot feed num_shards={num_shards} workers")
     files = files[shard_index::num_shards]
+    if verify:
+        _records.check_shards(files)
     if drop_remainder is None:
         drop_remainder = bool(training)
     deterministic = not training
@@ -412,8 +454,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
     def train_step(batch, rseed):
         B = tf.shape(batch["image"])[0]
         A, M, flip = random_transforms(rseed, B, aug, record_size, input_size)
-        batch = dict(batch, image=tf.cast(batch["image"], tf.float32) * (1.0 / 255.0))
-        batch = apply_transforms(batch, A, M, flip, input_size=input_size, flip_permutation=perm)
+        batch = apply_transforms(batch, A, M, flip, input_size=input_size, flip_permutation=perm,
+                                 axis_aligned=aug["rotate_deg"] == 0, image_scale=1.0 / 255.0)
         image = batch["image"]
         if max(aug["color"].values()) > 0:
             image = color_jitter(image, rseed, aug["color"])
@@ -421,13 +463,15 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
         return finish(batch)
 
     def eval_step(batch):
-        batch = dict(batch, image=tf.cast(batch["image"], tf.float32) * (1.0 / 255.0))
-        if not identity:
+        if identity:
+            batch = dict(batch, image=tf.cast(batch["image"], tf.float32) * (1.0 / 255.0))
+        else:
             B = tf.shape(batch["image"])[0]
             k = input_size / record_size
             A = tf.tile(tf.constant([[[k, 0.0, 0.0], [0.0, k, 0.0], [0.0, 0.0, 1.0]]]), [B, 1, 1])
             batch = apply_transforms(batch, A, tf.eye(3, batch_shape=[B]), tf.zeros([B], tf.bool),
-                                     input_size=input_size, flip_permutation=perm)
+                                     input_size=input_size, flip_permutation=perm, axis_aligned=True,
+                                     image_scale=1.0 / 255.0)
         return finish(batch)
 
     if training:

@@ -174,7 +174,7 @@ def _relaxed(rng, n):
         d[f"{s}_hip_rot"] = _u(rng, n, -20, 30)
         d[f"{s}_knee_flex"] = _u(rng, n, 0, 25)
         d[f"{s}_shoulder_flex"] = _u(rng, n, -30, 90)
-        d[f"{s}_shoulder_abd"] = _u(rng, n, 0, 80)
+        d[f"{s}_shoulder_abd"] = _u(rng, n, 8, 80)  # hanging arms clear the hips
         d[f"{s}_shoulder_rot"] = _u(rng, n, -60, 40)
         d[f"{s}_elbow_flex"] = _u(rng, n, 0, 120)
     return d

@@ -156,13 +156,3 @@ def decompose_projection(P, points=None):
     if np.linalg.det(R) < 0:  # P was scaled by a negative number: flip it (K stays positive)
         R, t = -R, -t
     return K / K[2, 2], R, t
-
-
-def split_name_list(values, allowed, what, source_file=None):
-    """Normalise a list of names against ``allowed`` with an error that lists them."""
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        where = f"{source_file}: " if source_file else ""
-        raise KfusionError(f"{where}unknown {what} {bad}; expected some of {list(allowed)}")
-    return list(values)
-

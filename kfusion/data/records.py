@@ -368,6 +368,58 @@ def read_serialized(path):
         k += 1
 
 
+def _crc32c_table():
+    poly, table = 0x82F63B78, []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ poly if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def _masked_crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def check_shards(files, full=False):
+    """Check TFRecord shards; raise KfusionError naming the first bad file. Returns record counts.
+
+    ``full=False`` walks the record headers only (lengths and their CRCs: catches truncated and
+    mis-framed files, one seek per record); ``full=True`` also reads every record with its data
+    CRC (catches flipped bytes anywhere).
+    """
+    counts = []
+    for path in files:
+        if full:
+            counts.append(sum(1 for _ in read_serialized(path)))
+            continue
+        size, n = os.path.getsize(path), 0
+        with open(path, "rb") as f:
+            pos = 0
+            while pos < size:
+                head = f.read(12)
+                if len(head) < 12:
+                    raise KfusionError(f"{path}: truncated TFRecord (a partial header after {n} records)")
+                length = int.from_bytes(head[:8], "little")
+                if _masked_crc32c(head[:8]) != int.from_bytes(head[8:], "little"):
+                    raise KfusionError(f"{path}: corrupt TFRecord (bad length checksum after {n} records)")
+                pos += 12 + length + 4
+                if pos > size:
+                    raise KfusionError(f"{path}: truncated TFRecord (record {n} needs {pos - size} more bytes)")
+                f.seek(pos)
+                n += 1
+        counts.append(n)
+    return counts
+
+
 def _tf_message(error):
     """The readable part of a TF runtime error ("corrupted record at 12")."""
     msg = str(getattr(error, "message", "") or error).splitlines()[0] if str(error) else ""

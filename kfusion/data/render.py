@@ -13,6 +13,8 @@ noise, blobs) and optionally a tiled floor plane with contact shadows (perspecti
 Only the crop is rendered (never the full camera frame); rays are tested only against the
 capsules whose projected bounding box contains the pixel.
 """
+import math
+
 import numpy as np
 
 from kfusion.skeletons import H36M17
@@ -26,9 +28,9 @@ _P = {n: i for i, n in enumerate(PARTS)}
 BACKGROUND, FLOOR = -1, -2
 
 # Capsule radii (mm) of an average body; scaled by the subject's girth.
-RADII_MM = {"torso_side": 95.0, "torso_mid": 105.0, "pelvis": 92.0, "shoulders": 55.0, "neck": 45.0,
-            "head": 88.0, "upper_arm": 48.0, "forearm": 38.0, "hand": 42.0, "thigh": 74.0,
-            "shin": 52.0, "foot": 40.0}
+RADII_MM = {"torso_side": 95.0, "torso_mid": 105.0, "pelvis": 100.0, "shoulders": 55.0, "neck": 45.0,
+            "head": 88.0, "upper_arm": 48.0, "forearm": 38.0, "hand": 42.0, "thigh": 80.0,
+            "shin": 55.0, "foot": 40.0}
 
 # Per joint: how far (mm) its own body surface may lie in front of it, for the occlusion test.
 _JOINT_DEPTH_MARGIN = {"pelvis": 130.0, "r_hip": 130.0, "l_hip": 130.0, "spine": 130.0,
@@ -48,8 +50,13 @@ _JOINT_PARTS = {
 }
 
 
-def _unit(v, axis=-1):
-    return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-9)
+def _unit(v):
+    """A 3-vector (3,) scaled to unit length."""
+    return v / max(math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), 1e-9)
+
+
+def _cross(u, v):
+    return np.array([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
 
 
 def body_frame(joints):
@@ -58,7 +65,7 @@ def body_frame(joints):
     up = _unit(joints[_I["thorax"]] - joints[_I["pelvis"]])
     left = joints[_I["l_hip"]] - joints[_I["r_hip"]] + 0.5 * (joints[_I["l_shoulder"]] - joints[_I["r_shoulder"]])
     left = _unit(left - np.dot(left, up) * up)
-    return up, left, np.cross(left, up)
+    return up, left, _cross(left, up)
 
 
 def body_capsules(joints, girth=1.0):
@@ -74,13 +81,14 @@ def body_capsules(joints, girth=1.0):
     caps = []
 
     def add(a, b, r, part):
-        b = b if np.linalg.norm(b - a) > 1e-3 else a + np.array([0.0, 1.0, 0.0])
+        if abs(b[0] - a[0]) + abs(b[1] - a[1]) + abs(b[2] - a[2]) < 1e-3:
+            b = a + np.array([0.0, 1.0, 0.0])
         caps.append((a, b, r, _P[part]))
 
     # Torso: a left, a right and a middle column, the pelvis and the shoulder line.
     chest_up = _unit(j["thorax"] - j["spine"])
     for s in "lr":
-        lo = j["pelvis"] + 0.45 * (j[f"{s}_hip"] - j["pelvis"]) + 60 * up
+        lo = j["pelvis"] + 0.45 * (j[f"{s}_hip"] - j["pelvis"]) + 30 * up
         hi = j["thorax"] + 0.5 * (j[f"{s}_shoulder"] - j["thorax"]) - 75 * chest_up
         add(lo, 0.5 * (lo + hi) + 0.4 * (j["spine"] - 0.5 * (lo + hi)) - 0.2 * R["torso_side"] * fwd,
             R["torso_side"], "torso")
@@ -88,7 +96,8 @@ def body_capsules(joints, girth=1.0):
             R["torso_side"], "torso")
     add(j["pelvis"] + 40 * up, j["spine"], R["torso_mid"], "torso")
     add(j["spine"], j["thorax"] - 60 * chest_up, R["torso_mid"], "torso")
-    add(j["l_hip"] + 25 * up - 15 * fwd, j["r_hip"] + 25 * up - 15 * fwd, R["pelvis"], "torso")
+    # The pelvis reaches below the hip joints (buttocks, crotch).
+    add(j["l_hip"] - 30 * up - 15 * fwd, j["r_hip"] - 30 * up - 15 * fwd, R["pelvis"], "torso")
     add(j["l_shoulder"], j["r_shoulder"], R["shoulders"], "torso")
     # Neck and head: the head is a short capsule below the head top, the nose ('neck') in front.
     head_axis = _unit(j["head"] - j["thorax"])
@@ -151,71 +160,68 @@ def raycast_capsules(a, b, radius, K, size, rays=None):
       a, b: (C, 3) capsule segment ends, camera coordinates mm (z forward).
       radius: (C,) mm.
       K: (3, 3) intrinsics of the image (crop pixels).
-      rays: optional precomputed ``ray_directions(K, size)``.
+      rays: optional precomputed ``ray_directions(K, size)`` (z components 1).
     Returns a dict: ``depth`` float64 (S, S) mm (z of the hit, inf where nothing is hit),
-      ``index`` int64 (S, S) capsule index (-1 none), ``normal`` float64 (S, S, 3) unit outward
-      normals (0 where nothing is hit), ``axial`` float64 (S, S) position along the hit segment in
-      [0, 1] (a -> b), ``point`` float64 (S, S, 3) hit points mm.
+      ``index`` int64 (S, S) capsule index (-1 none), and for the hit pixels only (flat pixel
+      indices ``pixels`` (H,)): ``normal`` float64 (H, 3) unit outward normals, ``axial`` (H,)
+      position along the hit segment in [0, 1] (a -> b), ``point`` (H, 3) hit points mm.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     radius = np.asarray(radius, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
-    rd_all = ray_directions(K, size) if rays is None else rays
+    rays = ray_directions(K, size) if rays is None else rays
     P = size * size
     boxes = _capsule_boxes(a, b, radius, K, size)
-    pix, cap = [], []
-    for c, (x0, x1, y0, y1) in enumerate(boxes):
-        if x1 <= x0 or y1 <= y0:
-            continue
+    pix, counts = [], []
+    for x0, x1, y0, y1 in boxes:
         p = (np.arange(y0, y1)[:, None] * size + np.arange(x0, x1)[None, :]).ravel()
         pix.append(p)
-        cap.append(np.full(p.shape, c))
+        counts.append(p.size)
     depth = np.full(P, np.inf)
     index = np.full(P, -1, dtype=np.int64)
-    normal = np.zeros((P, 3))
-    axial = np.zeros(P)
-    point = np.zeros((P, 3))
-    if pix:
-        pix, cap = np.concatenate(pix), np.concatenate(cap)
-        rd = rd_all[pix]
-        A, BA, r = a[cap], (b - a)[cap], radius[cap]
-        baba = np.einsum("ij,ij->i", BA, BA)
-        bard = np.einsum("ij,ij->i", BA, rd)
-        baoa = -np.einsum("ij,ij->i", BA, A)  # oa = origin - a = -a
-        rdoa = -np.einsum("ij,ij->i", rd, A)
-        oaoa = np.einsum("ij,ij->i", A, A)
-        rdrd = np.einsum("ij,ij->i", rd, rd)
-        # Infinite cylinder (Quilez's ray-capsule); a miss there is a miss of the capsule.
-        qa = baba * rdrd - bard * bard
-        qb = baba * rdoa - baoa * bard
-        qc = baba * oaoa - baoa * baoa - r * r * baba
-        h = qb * qb - qa * qc
-        hit = h >= 0
-        sh = np.sqrt(np.where(hit, h, 0.0))
-        t = (-qb - sh) / np.where(qa > 1e-12, qa, 1e-12)
-        y = baoa + t * bard
-        body = hit & (y > 0) & (y < baba) & (qa > 1e-12)
-        # End caps: the sphere at a (y <= 0) or at b (y >= baba).
-        oc = np.where((y <= 0)[:, None], -A, -(A + BA))
-        cb = np.einsum("ij,ij->i", rd, oc)
-        cc = np.einsum("ij,ij->i", oc, oc) - r * r
-        hc = cb * cb - rdrd * cc
-        tc = (-cb - np.sqrt(np.maximum(hc, 0.0))) / rdrd
-        cap_hit = (hc >= 0) & ~body
-        t = np.where(body, t, np.where(cap_hit, tc, np.inf))
-        t[t <= 0] = np.inf
-        np.minimum.at(depth, pix, t)
-        win = np.isfinite(t) & (t == depth[pix])
-        wp, wc = pix[win], cap[win]
-        index[wp] = wc
-        p = t[win, None] * rd[win]
-        s = np.clip(np.einsum("ij,ij->i", p - A[win], BA[win]) / baba[win], 0.0, 1.0)
-        normal[wp] = (p - (A[win] + s[:, None] * BA[win])) / r[win, None]
-        axial[wp] = s
-        point[wp] = p
+    pix = np.concatenate(pix)
+    # Struct-of-arrays: per-pair ray (rx, ry, 1) and per-capsule constants repeated per pair.
+    rx, ry = rays[pix, 0], rays[pix, 1]
+    ba = b - a
+    per_cap = np.stack([a[:, 0], a[:, 1], a[:, 2], ba[:, 0], ba[:, 1], ba[:, 2],
+                        np.sum(ba * ba, 1), -np.sum(ba * a, 1), np.sum(a * a, 1), radius**2])
+    ax, ay, az, bx, by, bz, baba, baoa, oaoa, r2 = np.repeat(per_cap, counts, axis=1)
+    bard = bx * rx + by * ry + bz
+    rdoa = -(ax * rx + ay * ry + az)
+    rdrd = rx * rx + ry * ry + 1.0
+    # Infinite cylinder (Quilez's ray-capsule); a miss there is a miss of the capsule.
+    qa = baba * rdrd - bard * bard
+    qb = baba * rdoa - baoa * bard
+    qc = baba * oaoa - baoa * baoa - r2 * baba
+    h = qb * qb - qa * qc
+    qa_ok = np.where(qa > 1e-12, qa, 1e-12)
+    t = (-qb - np.sqrt(np.maximum(h, 0.0))) / qa_ok
+    y = baoa + t * bard
+    body = (h >= 0) & (y > 0) & (y < baba) & (qa > 1e-12)
+    # End caps: the sphere at a (y <= 0) or at b (y >= baba); oc = origin - centre.
+    at_b = y > 0
+    ox, oy, oz = -(ax + at_b * bx), -(ay + at_b * by), -(az + at_b * bz)
+    cb = rx * ox + ry * oy + oz
+    cc = ox * ox + oy * oy + oz * oz - r2
+    hc = cb * cb - rdrd * cc
+    tc = (-cb - np.sqrt(np.maximum(hc, 0.0))) / rdrd
+    t = np.where(body, t, np.where(hc >= 0, tc, np.inf))
+    t[t <= 0] = np.inf
+    np.minimum.at(depth, pix, t)
+    win = np.flatnonzero(np.isfinite(t) & (t == depth[pix]))
+    wp = pix[win]
+    cap = np.repeat(np.arange(len(a)), counts)[win]
+    index[wp] = cap
+    # Ties (equal depths) keep the last written capsule: one winner per pixel.
+    keep = index[wp] == cap
+    win, wp, cap = win[keep], wp[keep], cap[keep]
+    tw = t[win]
+    point = np.stack([tw * rx[win], tw * ry[win], tw], axis=1)
+    s = np.clip(np.sum((point - a[cap]) * ba[cap], 1) / baba[win], 0.0, 1.0)
+    normal = (point - (a[cap] + s[:, None] * ba[cap])) / radius[cap, None]
     S = size
-    return {"depth": depth.reshape(S, S), "index": index.reshape(S, S),
-            "normal": normal.reshape(S, S, 3), "axial": axial.reshape(S, S), "point": point.reshape(S, S, 3)}
+    return {"depth": depth.reshape(S, S), "index": index.reshape(S, S), "pixels": wp,
+            "normal": normal, "axial": s, "point": point}
 
 
 # ----------------------------------------------------------------------------- appearance
@@ -275,7 +281,8 @@ def _smooth_noise(rng, size, grid, channels=3):
     U = np.zeros((size, grid))
     U[np.arange(size), lo] = 1 - w
     U[np.arange(size), lo + 1] = w
-    return np.einsum("ia,abc,jb->ijc", U, g, U)
+    rows = np.tensordot(U, g, axes=(1, 0))  # (size, grid, channels)
+    return np.matmul(rows.transpose(0, 2, 1), U.T).transpose(0, 2, 1)
 
 
 def background(rng, size):
@@ -301,41 +308,49 @@ def background(rng, size):
     return np.clip(img, 0, 1)
 
 
-def _floor(rng, img, rays, floor, size, contacts):
-    """Paint a tiled floor plane where rays hit it (in place); returns (P,) floor depth (inf if none).
+def _floor(rng, img, K, floor, size, contacts):
+    """Paint a tiled floor plane where rays hit it (``img`` float32 (S, S, 3), in place).
 
-    ``floor``: dict with ``point`` (3,) and ``normal`` (3,) (pointing up, towards the camera side),
-    ``axes`` (2, 3) in-plane unit vectors, all in camera coordinates mm.
-    ``contacts``: (k, 3) camera points whose vertical drop casts a soft contact shadow.
+    ``floor``: dict with ``point`` (3,) and ``normal`` (3,) (pointing up), ``axes`` (2, 3)
+    in-plane unit vectors, all in camera coordinates mm. ``contacts``: (centre (3,), sigma mm,
+    strength) soft contact shadows around the vertical drop of body points.
+    Returns bool (S, S): the pixels that show the floor.
     """
-    n, p0 = np.asarray(floor["normal"]), np.asarray(floor["point"])
-    denom = rays @ n
-    t = np.where(np.abs(denom) > 1e-9, np.dot(p0, n) / np.where(np.abs(denom) > 1e-9, denom, 1.0), -1)
-    hit = t > 0
-    depth = np.where(hit, t, np.inf)
+    n, p0 = np.asarray(floor["normal"], dtype=np.float64), np.asarray(floor["point"], dtype=np.float64)
+    axes = np.asarray(floor["axes"], dtype=np.float64)
+    # Rays d = (x(u, v), y(v), 1) are affine in the pixel, so d.n and d.axes are outer sums.
+    c = np.arange(size) + 0.5
+    yv = (c - K[1, 2]) / K[1, 1]
+    xu = (c - K[0, 2]) / K[0, 0]
+    xv = -(K[0, 1] / K[0, 0]) * yv
+
+    def dot(w):
+        return ((w[0] * xv + w[1] * yv + w[2])[:, None] + (w[0] * xu)[None, :]).astype(np.float32)
+
+    denom = dot(n)
+    hit = denom * np.float32(np.dot(p0, n)) > 0  # t = (p0.n) / (d.n) > 0
     if not hit.any():
-        return depth
-    X = t[hit, None] * rays[hit] - p0
-    uv = X @ np.asarray(floor["axes"]).T
-    tile = rng.uniform(300, 900)
-    checker = (np.floor(uv[:, 0] / tile) + np.floor(uv[:, 1] / tile)) % 2
-    base, other = rng.random(3) * 0.8 + 0.1, rng.random(3) * 0.8 + 0.1
-    contrast = rng.uniform(0.0, 0.6)
-    col = base + contrast * checker[:, None] * (other - base)
-    shade = np.ones(len(X))
-    for c, sigma, strength in contacts:
-        d = (np.asarray(c) - p0) @ np.asarray(floor["axes"]).T
-        dist2 = np.sum((uv - d) ** 2, axis=1)
-        shade *= 1 - strength * np.exp(-dist2 / (2 * sigma**2))
-    fog = np.clip(t[hit] / rng.uniform(15000, 40000), 0, 1)[:, None]
-    flat = img.reshape(-1, 3)
-    horizon = flat[hit]
-    flat[hit] = (col * shade[:, None]) * (1 - fog) + horizon * fog
-    return depth
+        return hit
+    t = np.float32(np.dot(p0, n)) / np.where(hit, denom, np.float32(1))
+    u = t * dot(axes[0]) - np.float32(p0 @ axes[0])
+    v = t * dot(axes[1]) - np.float32(p0 @ axes[1])
+    tile = np.float32(rng.uniform(300, 900))
+    checker = ((np.floor(u / tile) + np.floor(v / tile)) % 2)[..., None]
+    base, other = (rng.random(3) * 0.8 + 0.1).astype(np.float32), (rng.random(3) * 0.8 + 0.1).astype(np.float32)
+    col = base + np.float32(rng.uniform(0.0, 0.6)) * checker * (other - base)
+    shade = np.ones((size, size), dtype=np.float32)
+    for centre, sigma, strength in contacts:
+        du = u - np.float32((np.asarray(centre) - p0) @ axes[0])
+        dv = v - np.float32((np.asarray(centre) - p0) @ axes[1])
+        shade *= 1 - np.float32(strength) * np.exp((du * du + dv * dv) * np.float32(-0.5 / sigma**2))
+    fog = np.clip(t / np.float32(rng.uniform(15000, 40000)), 0, 1)[..., None]
+    floor_rgb = (col * shade[..., None]) * (1 - fog) + img * fog
+    np.copyto(img, floor_rgb, where=hit[..., None])
+    return hit
 
 
 def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor=None,
-                  noise=True, rays=None):
+                  noise=True, rays=None, lighting=None):
     """Render a person into a ``size`` x ``size`` crop.
 
     Args:
@@ -347,6 +362,9 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
       girth: limb thickness factor of the subject.
       floor: optional plane dict (see ``_floor``) in camera coordinates.
       noise: add sensor noise and a random blur.
+      rays: optional ``ray_directions(K, size)``.
+      lighting: optional ``(direction (3,), ambient)``: unit vector towards the light (camera
+        frame) and ambient share in [0, 1]; default random.
     Returns a dict: ``image`` uint8 (S, S, 3), ``depth`` float32 (S, S) mm (inf: background/floor),
       ``part`` int16 (S, S) (index into ``PARTS``, -1 background, -2 floor), ``visibility``
       float32 (17,) (1: the joint projects inside the crop and no other part is in front of it).
@@ -355,28 +373,24 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
     K = np.asarray(K, dtype=np.float64)
     if appearance is None:
         appearance = sample_appearance(rng)
-    rays = ray_directions(K, size) if rays is None else rays
     a, b, radius, part_of = body_capsules(joints_cam, girth)
     hit = raycast_capsules(a, b, radius, K, size, rays=rays)
-    idx = hit["index"].reshape(-1)
-    on = idx >= 0
-    part = np.where(on, part_of[np.maximum(idx, 0)], BACKGROUND)
+    wp = hit["pixels"]
+    part = np.full(size * size, BACKGROUND, dtype=np.int16)
 
-    img = background(rng, size)
+    img = background(rng, size).astype(np.float32)
     if floor is not None:
         contacts = [(joints_cam[_I["pelvis"]], 350.0, 0.35), (joints_cam[_I["l_ankle"]], 130.0, 0.45),
                     (joints_cam[_I["r_ankle"]], 130.0, 0.45)]
-        fdepth = _floor(rng, img, rays, floor, size, contacts)
-        part = np.where(~on & np.isfinite(fdepth), FLOOR, part)
+        part[_floor(rng, img, K, floor, size, contacts).reshape(-1)] = FLOOR
+    pid = part_of[hit["index"].reshape(-1)[wp]]
+    part[wp] = pid
 
     # Shading of the body pixels.
     colours, stripes = _part_colours(appearance)
     colours = np.clip(colours * rng.uniform(0.92, 1.08, (1, 3)), 0, 1)
-    pid = part[on]
-    n = hit["normal"].reshape(-1, 3)[on]
-    s_ax = hit["axial"].reshape(-1)[on]
-    pts = hit["point"].reshape(-1, 3)[on]
-    col = colours[pid].copy()
+    n, s_ax, pts = hit["normal"], hit["axial"], hit["point"]
+    col = colours[pid]
     up, left, fwd = body_frame(joints_cam)
     # Left limbs: bands along the limb (about 6 per segment).
     band = stripes[pid] & ((np.floor(s_ax * 6) % 2) == 1)
@@ -393,21 +407,23 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
     col[hair] = appearance["hair"]
     # Lambertian shading under a random light (camera frame, mostly from the camera side, above).
     light = _unit(np.array([rng.uniform(-1, 1), rng.uniform(-1.2, 0.3), rng.uniform(-1.2, 0.1)]))
-    ambient = rng.uniform(0.25, 0.5)
-    lam = ambient + (1 - ambient) * np.clip(n @ light, 0, 1) * rng.uniform(0.8, 1.1)
-    flat = img.reshape(-1, 3)
-    flat[on] = col * lam[:, None]
+    ambient, gain = rng.uniform(0.25, 0.5), rng.uniform(0.8, 1.1)
+    if lighting is not None:
+        light, ambient, gain = np.asarray(lighting[0], dtype=np.float64), float(lighting[1]), 1.0
+    lam = ambient + (1 - ambient) * np.clip(n @ light, 0, 1) * gain
+    img.reshape(-1, 3)[wp] = col * lam[:, None]
 
     if noise:
         if rng.random() < 0.4:  # slight blur (defocus / motion)
             img = (img * 2 + np.roll(img, 1, 0) + np.roll(img, -1, 0) + np.roll(img, 1, 1)
-                   + np.roll(img, -1, 1)) / 6
-        img = img + rng.normal(0, rng.uniform(0, 0.025), img.shape)
-    image = np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+                   + np.roll(img, -1, 1)) * np.float32(1 / 6)
+        img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0, 0.025))
+    image = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
 
     depth = hit["depth"]
-    return {"image": image, "depth": depth.astype(np.float32), "part": part.reshape(size, size).astype(np.int16),
-            "visibility": joint_visibility(joints_cam, K, size, depth, part.reshape(size, size))}
+    part = part.reshape(size, size)
+    return {"image": image, "depth": depth.astype(np.float32), "part": part,
+            "visibility": joint_visibility(joints_cam, K, size, depth, part)}
 
 
 def joint_visibility(joints_cam, K, size, depth, part):

@@ -1,5 +1,12 @@
-"""Loading exported kfusion models: `.keras` files (safe mode) and SavedModel folders."""
+"""Loading exported kfusion models (`.keras` in safe mode, SavedModel, TFLite) and the estimator API.
+
+``kfusion.load(path=None, backend="auto")`` returns an :class:`Estimator`; ``predict(image, bbox)``
+takes a file or an array of any size and mode and returns the 3D pose (mm) and the 2D joints in
+full-image pixels.
+"""
 from pathlib import Path
+
+import numpy as np
 
 from kfusion.errors import KfusionError
 
@@ -16,8 +23,9 @@ def load_keras_or_saved(path):
             raise KfusionError(f"{path}: model file not found (expected a .keras file)")
         import keras
 
-        import kfusion.models  # noqa: F401  (registers kfusion's custom layers)
+        from kfusion.models.end_to_end import register_layers
 
+        register_layers()  # kfusion's custom layers
         return keras.saving.load_model(str(path), safe_mode=True)
     saved = find_saved_model(path)
     import tensorflow as tf
@@ -44,3 +52,296 @@ def find_saved_model(path):
         raise KfusionError(f"{path}: not a model (expected a .keras file, a SavedModel folder with "
                            "saved_model.pb, or a TF Serving folder NAME/<version>/saved_model.pb)")
     return versions[-1]
+
+
+# ----------------------------------------------------------------------------- the estimator API
+BACKENDS = ("auto", "tflite", "savedmodel", "keras")
+DEFAULT_MODEL_NAME = "kfusion-synthetic"
+METADATA = "kfusion.json"
+
+
+def default_model_dirs():
+    """Where the shipped model is looked for, in order.
+
+    ``$KFUSION_MODEL`` (a path), ``<repo>/saved_models/kfusion-synthetic`` (beside the package in a
+    source checkout or an editable install), ``kfusion/assets/models/kfusion-synthetic`` (inside
+    an installed package).
+    """
+    import os
+
+    import kfusion
+
+    package = Path(kfusion.__file__).resolve().parent
+    dirs = [Path(os.environ["KFUSION_MODEL"])] if os.environ.get("KFUSION_MODEL") else []
+    return dirs + [package.parent / "saved_models" / DEFAULT_MODEL_NAME,
+                   package / "assets" / "models" / DEFAULT_MODEL_NAME]
+
+
+def default_model_path():
+    """The shipped model's folder; KfusionError (naming the places looked in) if there is none."""
+    dirs = default_model_dirs()
+    for d in dirs:
+        if d.exists():
+            return d
+    raise KfusionError("no shipped model found (looked in " + ", ".join(str(d) for d in dirs)
+                       + "); pass a model path, set KFUSION_MODEL, or export one with `kfusion export`")
+
+
+def read_metadata(folder):
+    """``kfusion.json`` of an exported model folder, or None."""
+    from kfusion.io import read_json
+
+    path = Path(folder) / METADATA
+    return read_json(path) if path.is_file() else None
+
+
+def _resolve(path, backend):
+    """(backend, file or folder to load, export folder or None) for ``path`` and ``backend``."""
+    if backend not in BACKENDS:
+        raise KfusionError(f"backend {backend!r}; expected one of {list(BACKENDS)}")
+    path = Path(path)
+    if not path.exists():
+        raise KfusionError(f"{path}: no such model file or folder")
+    if path.is_file():
+        kind = {".keras": "keras", ".tflite": "tflite"}.get(path.suffix)
+        if kind is None:
+            raise KfusionError(f"{path}: unknown model file (expected .keras, .tflite or an export folder)")
+        if backend not in ("auto", kind):
+            raise KfusionError(f"{path}: a {kind} file cannot run on backend {backend!r}")
+        return kind, path, None
+    tflite = path / "tflite" / "kfusion_float32.tflite"
+    keras_file = path / "end_to_end.keras"
+    has_saved = (path / "saved_model.pb").is_file() or any(
+        p.name.isdigit() and (p / "saved_model.pb").is_file() for p in path.iterdir())
+    if backend == "auto":
+        # TFLite first: it starts without importing TensorFlow and is the fastest on CPU.
+        backend = "tflite" if tflite.is_file() else "savedmodel" if has_saved else "keras"
+    if backend == "tflite":
+        if not tflite.is_file():
+            raise KfusionError(f"{path}: no tflite/kfusion_float32.tflite (run `kfusion export`)")
+        return "tflite", tflite, path
+    if backend == "savedmodel":
+        return "savedmodel", find_saved_model(path), path
+    if keras_file.is_file():
+        return "keras", keras_file, path
+    from kfusion.export.saved_model import find_end_to_end
+
+    return "keras", find_end_to_end(path), None
+
+
+def load(path=None, backend="auto"):
+    """An :class:`Estimator` for an exported model (default: the shipped ``kfusion-synthetic``).
+
+    Args:
+        path: an export folder (``kfusion export``), a ``.keras`` end-to-end model, a ``.tflite``
+            file or a run folder; None for the shipped model (see :func:`default_model_dirs`).
+        backend: ``auto`` (TFLite float32 if exported, else SavedModel, else Keras), ``tflite``,
+            ``savedmodel`` or ``keras``. ``.keras`` files load in Keras safe mode: a file holding
+            lambdas or other arbitrary code is refused.
+    """
+    path = default_model_path() if path is None else Path(path)
+    kind, target, folder = _resolve(path, backend)
+    meta = read_metadata(folder) if folder is not None else None
+    if kind == "tflite":
+        from kfusion.export.tflite import TFLiteRunner
+
+        runner = TFLiteRunner(target)
+        size = runner.input_size
+    elif kind == "savedmodel":
+        runner, size = _saved_model_runner(target)
+    else:
+        runner, size = _keras_runner(target)
+    return Estimator(runner, size, backend=kind, source=str(target), metadata=meta)
+
+
+def _saved_model_runner(folder):
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    spec = fn.structured_input_signature[1]
+    if "image" not in spec:
+        raise KfusionError(f"{folder}: serving_default has inputs {sorted(spec)}; expected 'image'")
+
+    def run(images):
+        return {k: v.numpy() for k, v in fn(image=tf.constant(images, tf.uint8)).items()}
+
+    return run, int(spec["image"].shape[1])
+
+
+def _keras_runner(path):
+    from kfusion.export.saved_model import load_end_to_end
+
+    model = load_end_to_end(path)
+    import tensorflow as tf
+
+    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def run(images):
+        return {k: v.numpy() for k, v in call(tf.constant(images, tf.uint8)).items()}
+
+    return run, int(model.inputs[0].shape[1])
+
+
+def to_rgb_uint8(image, origin="image"):
+    """Any image array as RGB uint8 (H, W, 3).
+
+    Accepts (H, W) grayscale, (H, W, 1), (H, W, 2) gray+alpha, (H, W, 3) RGB, (H, W, 4) RGBA (alpha
+    composited on black); dtypes uint8, uint16 (scaled by 255/65535), other integers (scaled by
+    their maximum value if above 255), bool, and floats in [0, 1] (or [0, 255] if larger).
+    """
+    a = np.asarray(image)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (2, 3, 4)) or min(a.shape[:2]) < 1:
+        raise KfusionError(f"{origin}: image array of shape {a.shape}; expected (H, W), (H, W, 1|2|3|4)")
+    if a.dtype == bool:
+        a = a.astype(np.float32)
+    if a.dtype == np.uint16:
+        a = a.astype(np.float32) / 257.0
+    elif np.issubdtype(a.dtype, np.integer) and a.dtype != np.uint8:
+        top = float(a.max()) if a.size else 0.0
+        a = a.astype(np.float32) * (255.0 / top if top > 255 else 1.0)
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.all(np.isfinite(a)):
+            raise KfusionError(f"{origin}: image has NaN or infinite values")
+        a = a.astype(np.float32) * (255.0 if a.max() <= 1.0 else 1.0)
+    elif a.dtype != np.uint8:
+        raise KfusionError(f"{origin}: image dtype {a.dtype}; expected uint8, uint16, integer, bool or float")
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    elif a.shape[-1] == 2:
+        a = np.repeat(a[..., :1] * (a[..., 1:] / 255.0), 3, axis=-1)
+    elif a.shape[-1] == 4:
+        a = a[..., :3] * (a[..., 3:] / 255.0)
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def read_image(path):
+    """An image file as RGB uint8 (H, W, 3) (EXIF orientation applied; any PIL mode converted).
+
+    Raises KfusionError naming the file if it is missing, empty or not a readable image.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise KfusionError(f"{path}: image file not found")
+    if path.stat().st_size == 0:
+        raise KfusionError(f"{path}: empty file (expected an image)")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+                a = np.asarray(im).astype(np.uint16)
+            elif im.mode in ("I", "F"):
+                a = np.asarray(im).astype(np.float64)
+                top = a.max() if a.size else 0
+                a = (a / top * 255.0) if top > 255 else a
+                a = np.clip(a, 0, 255).astype(np.uint8)
+            elif im.mode in ("RGBA", "LA", "PA", "P", "RGBa", "La"):
+                a = np.asarray(im.convert("RGBA"))
+            else:
+                a = np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise KfusionError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+    return to_rgb_uint8(a, origin=str(path))
+
+
+def parse_bbox(text):
+    """``"x,y,w,h"`` (full-image pixels) -> tuple of 4 floats, with a one-line error."""
+    try:
+        box = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or box[2] <= 0 or box[3] <= 0 or not all(np.isfinite(box)):
+        raise KfusionError(f"--bbox {text!r}: expected x,y,w,h in pixels with w, h > 0")
+    return box
+
+
+def crop_box_for(image_shape, bbox=None, margin=0.2):
+    """The square crop box ``(x0, y0, size)`` px: around ``bbox`` (x, y, w, h) or the centre square.
+
+    Around a person box the square has side ``(1 + 2 margin) max(w, h)``, the margin of the
+    training crops (``kfusion.geometry.square_box``); without one, the largest centred square.
+    """
+    from kfusion.geometry import square_box
+
+    H, W = image_shape[:2]
+    if bbox is None:
+        s = float(min(H, W))
+        return np.array([(W - s) / 2.0, (H - s) / 2.0, s])
+    x, y, w, h = (float(v) for v in bbox)
+    if w <= 0 or h <= 0:
+        raise KfusionError(f"bbox {tuple(bbox)}: width and height must be > 0 (x, y, w, h pixels)")
+    return square_box(np.array([[x, y], [x + w, y + h]]), margin=margin)
+
+
+class Estimator:
+    """3D pose from images with an exported kfusion model (``kfusion.load()``).
+
+    Attributes:
+        input_size: S, the side of the square crop the model sees (pixels).
+        backend: ``tflite``, ``savedmodel`` or ``keras``; source: the file or folder loaded.
+        joints_3d, joints_2d: joint names of ``pose_3d`` (h36m17) and ``pose_2d`` (mpii16).
+    """
+
+    def __init__(self, runner, input_size, *, backend, source, metadata=None):
+        from kfusion import skeletons
+
+        self._run = runner
+        self.input_size = int(input_size)
+        self.backend = backend
+        self.source = source
+        self.metadata = metadata or {}
+        self.skeleton_3d = self.metadata.get("skeleton_3d", "h36m17")
+        self.skeleton_2d = self.metadata.get("skeleton_2d", "mpii16")
+        self.joints_3d = list(self.metadata.get("joints_3d") or skeletons.get(self.skeleton_3d).joints)
+        self.joints_2d = list(self.metadata.get("joints_2d") or skeletons.get(self.skeleton_2d).joints)
+
+    def __repr__(self):
+        return f"Estimator(backend={self.backend!r}, input_size={self.input_size}, source={self.source!r})"
+
+    def predict_crops(self, crops):
+        """Raw model outputs for uint8 crops (N, S, S, 3): dict of numpy arrays (crop pixels)."""
+        crops = np.asarray(crops)
+        if crops.ndim == 3:
+            crops = crops[None]
+        if crops.dtype != np.uint8 or crops.shape[1:] != (self.input_size, self.input_size, 3):
+            raise KfusionError(f"crops have shape {crops.shape} and dtype {crops.dtype}; expected uint8 "
+                               f"(N, {self.input_size}, {self.input_size}, 3)")
+        return {k: np.asarray(v) for k, v in self._run(crops).items()}
+
+    def predict(self, image, bbox=None):
+        """3D and 2D pose of the person in ``image``.
+
+        Args:
+            image: a file path or an array (any size; grayscale, RGB, RGBA, 16-bit, float).
+            bbox: optional person box (x, y, w, h) in full-image pixels; default the centre square.
+
+        Returns:
+            dict: ``pose_3d`` float32 (J, 3) mm, camera frame, root-relative (pelvis at 0);
+            ``pose_2d`` float32 (Jh, 2) full-image pixels (corner convention); ``confidence``
+            (Jh,) peak map values; ``crop_box`` (x0, y0, size) px; ``crop`` uint8 (S, S, 3) the model
+            input; ``heatmaps`` (h, h, Jh) if the model outputs them; ``joints_3d``/``joints_2d`` names.
+        """
+        from kfusion.geometry import crop_image, crop_to_image
+
+        rgb = read_image(image) if isinstance(image, (str, Path)) else to_rgb_uint8(image)
+        box = crop_box_for(rgb.shape, bbox)
+        crop = crop_image(rgb, box, self.input_size)
+        out = self.predict_crops(crop[None])
+        result = {
+            "pose_3d": out["pose_3d"][0].astype(np.float32),
+            "pose_2d": crop_to_image(out["pose_2d"][0], box, self.input_size).astype(np.float32),
+            "confidence": out["confidence"][0].astype(np.float32),
+            "crop_box": np.asarray(box, dtype=np.float64),
+            "crop": crop,
+            "image_size": (int(rgb.shape[1]), int(rgb.shape[0])),
+            "joints_3d": self.joints_3d,
+            "joints_2d": self.joints_2d,
+        }
+        if "heatmaps" in out:
+            result["heatmaps"] = out["heatmaps"][0]
+        return result

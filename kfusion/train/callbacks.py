@@ -61,8 +61,10 @@ def _plain(v):
 
 
 def standard_callbacks(run_dir, *, monitor="val_loss", checkpoint_every=1, fusion_trace=False,
-                       tensorboard=True):
+                       tensorboard=True, profile=False):
     """Checkpoints, BackupAndRestore (resume a killed run), TensorBoard, CSV log, TerminateOnNaN.
+
+    ``profile``: the TensorBoard callback also writes a profiler trace of batches 2-4.
 
     Everything goes under ``run_dir``: ``checkpoints/epoch-{NNN}.keras``, ``backup/``,
     ``tensorboard/``, ``log.csv`` and, for fusion networks, ``fusion_trace.json``.
@@ -77,7 +79,8 @@ def standard_callbacks(run_dir, *, monitor="val_loss", checkpoint_every=1, fusio
             str(run_dir / "checkpoints" / "epoch-{epoch:03d}.keras"), save_weights_only=False), checkpoint_every),
     ]
     if tensorboard:
-        cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False, profile_batch=0))
+        cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False,
+                                                   profile_batch=(2, 4) if profile else 0))
     if fusion_trace:
         cbs.append(FusionTrace(run_dir / "fusion_trace.json"))
     return cbs

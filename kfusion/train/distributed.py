@@ -127,7 +127,9 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     start = _agreed_epoch(strategy, int(epoch_var.numpy()))
 
-    dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, per_replica))
+    # a resumed run skips the batches it has trained on, so it sees what an uninterrupted run would
+    skip = start * steps_per_epoch
+    dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, per_replica).skip(skip))
     iterator = iter(dist_ds)
 
     @tf.function(jit_compile=bool(jit_compile))
@@ -199,7 +201,7 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
             if metric_fn is not None:
                 logs[metric_name] = total_metric / steps_per_epoch
             if evaluate_fn is not None:
-                local = np.asarray(evaluate_fn(model, task_id_index(task_type, task_id, is_chief, strategy),
+                local = np.asarray(evaluate_fn(model, _worker_index(strategy),
                                                num_workers), np.float64)
                 s_loss, s_metric, count = all_sum(tf.constant(local, tf.float64)).numpy()
                 logs["val_loss"] = s_loss / max(count, 1.0)
@@ -227,8 +229,9 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
     return model, history
 
 
-def task_id_index(task_type, task_id, is_chief, strategy):
+def _worker_index(strategy):
     """This worker's index among all workers (chief first), for sharding evaluation data."""
+    task_type, task_id, _, _ = worker_info(strategy)
     resolver = getattr(strategy, "cluster_resolver", None)
     spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
     if task_type == "chief" or task_type is None:
@@ -241,16 +244,14 @@ def _agreed_epoch(strategy, epoch):
     import tensorflow as tf
 
     @tf.function
-    def reduce_both(x):
-        per = strategy.run(lambda: tf.identity(x))
-        return (strategy.reduce(tf.distribute.ReduceOp.MIN, per, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.MAX, per, axis=None))
+    def all_sum(x):
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.identity(x)), axis=None)
 
-    lo, hi = (int(v) for v in reduce_both(tf.constant(epoch, tf.int64)))
-    if lo != hi:
-        raise KfusionError(f"the workers resumed from checkpoints of different epochs ({lo} .. {hi}); "
-                           "remove the newer checkpoints or give every worker the chief's checkpoints/")
-    return lo
+    n, s1, s2 = all_sum(tf.constant([1.0, epoch, epoch * epoch], tf.float64)).numpy()
+    if s2 / n - (s1 / n) ** 2 > 1e-6:  # the epochs differ between workers
+        raise KfusionError(f"the workers resumed from checkpoints of different epochs (mean {s1 / n:g}, "
+                           f"this one {epoch}); remove the newer checkpoints or give every worker the same ones")
+    return int(epoch)
 
 
 def _save_plain_copy(model, build_model, path):
@@ -288,8 +289,6 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy, strategy_nam
     Same outputs as ``trainer.train_fusion`` (chief only): ``model.keras``, ``log.csv``,
     ``fusion_trace.json``, ``train_summary.json``; checkpoints as in the module docstring.
     """
-    import tensorflow as tf
-
     run_dir = Path(run_dir)
     _, _, is_chief, num_workers = worker_info(strategy)
     trainer._set_seed(cfg["seed"])
@@ -321,7 +320,6 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy, strategy_nam
         write_json(run_dir / "train_summary.json", {
             "seconds": time.perf_counter() - t0, "epochs": epochs, "workers": num_workers,
             "replicas": strategy.num_replicas_in_sync, "history": history})
-    del tf
     return model
 
 

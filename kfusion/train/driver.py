@@ -48,17 +48,18 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
     if cfg["train"]["strategy"] == "multiworker":
         from kfusion.train import distributed
 
-        return distributed.train_stage(cfg, stage, run_dir, hourglass=hourglass, epochs=epochs)
+        return distributed.train_stage(cfg, stage, run_dir, hourglass=hourglass, epochs=epochs,
+                                         profile=profile, verbose=verbose)
     if stage == "hourglass":
         out = run_dir / "hourglass"
-        trainer.train_hourglass(cfg, out, verbose=verbose, epochs=epochs)
+        trainer.train_hourglass(cfg, out, verbose=verbose, epochs=epochs, profile=profile)
         return out
     hourglass = Path(hourglass or run_dir / "hourglass" / "model.keras")
     c = caches(cfg, run_dir, hourglass, [cfg["data"]["train_split"], cfg["data"]["val_split"]])
     train_cache, val_cache = c[cfg["data"]["train_split"]], c[cfg["data"]["val_split"]]
     if stage == "fusion":
         out = run_dir / f"fusion-{cfg['fusion']['strategy']}"
-        trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)
+        trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs, profile=profile)
     elif stage == "lifting":
         out = run_dir / "lifting"
         trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)

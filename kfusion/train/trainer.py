@@ -78,7 +78,7 @@ def hourglass_dataset(cfg, split, *, training, output_names, repeat=False):
     return ds.map(lambda f, t: (f["image"], {n: t["heatmaps"] for n in names}))
 
 
-def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None):
+def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None, profile=False):
     """Train (or resume) the stacked hourglass; returns the trained ``keras.Model``.
 
     Saves ``run_dir/model.keras``. With ``hourglass.checkpoint`` set, starts from that model.
@@ -108,7 +108,8 @@ def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None):
         if cfg["train"]["validate"] else None
     model.fit(train, validation_data=val, epochs=epochs or hg["epochs"], verbose=verbose,
               steps_per_epoch=cfg["train"]["steps_per_epoch"],
-              callbacks=standard_callbacks(run_dir, checkpoint_every=cfg["train"]["checkpoint_every"]))
+              callbacks=standard_callbacks(run_dir, checkpoint_every=cfg["train"]["checkpoint_every"],
+                                           profile=profile))
     save_model(model, run_dir / "model.keras")
     return model
 
@@ -247,14 +248,14 @@ def build_fusion_from_config(cfg, strategy_name=None):
         num_heatmaps=skeletons.get(cfg["data"]["heatmap_skeleton"]).num_joints, seed=cfg["seed"])
 
 
-def _fit(model, train, val, run_dir, cfg, epochs, *, fusion_trace, verbose):
+def _fit(model, train, val, run_dir, cfg, epochs, *, fusion_trace, verbose, profile=False):
     from kfusion.train.callbacks import standard_callbacks
 
     t0 = time.perf_counter()
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
                         steps_per_epoch=cfg["train"]["steps_per_epoch"],
                         callbacks=standard_callbacks(run_dir, checkpoint_every=cfg["train"]["checkpoint_every"],
-                                                     fusion_trace=fusion_trace))
+                                                     fusion_trace=fusion_trace, profile=profile))
     seconds = time.perf_counter() - t0
     save_model(model, Path(run_dir) / "model.keras")
     write_json(Path(run_dir) / "train_summary.json", {
@@ -272,7 +273,8 @@ def save_model(model, path):
     tmp.replace(path)
 
 
-def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, verbose=2, epochs=None):
+def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, verbose=2, epochs=None,
+                 profile=False):
     """Train one fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches."""
     import keras
 
@@ -287,7 +289,7 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, ve
     train = fusion_dataset(train_cache, cfg, training=True)
     val = fusion_dataset(val_cache, cfg, training=False) if val_cache is not None else None
     return _fit(model, train, val, run_dir, cfg, epochs or cfg["fusion"]["epochs"], fusion_trace=True,
-                verbose=verbose)
+                verbose=verbose, profile=profile)
 
 
 # ----------------------------------------------------------------------------- lifting baseline

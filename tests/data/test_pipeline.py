@@ -187,3 +187,44 @@ def test_augment_keys_are_checked():
     with pytest.raises(KfusionError, match="scale"):
         pipeline.check_augment({"scale": [1.0, 0.5]})
     assert pipeline.check_augment(None)["crop_prob"] == pipeline.DEFAULT_AUGMENT["crop_prob"]
+
+
+def test_fast_axis_aligned_warp_matches_general_warp():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    B, src, out = 6, 40, 32
+    images = tf.constant(rng.random((B, src, src, 3)).astype(np.float32))
+    maps = []
+    for b in range(B):
+        side = rng.uniform(20, 40)
+        x0, y0, k = rng.uniform(0, src - side), rng.uniform(0, src - side), out / side
+        A = np.array([[k, 0, -x0 * k], [0, k, -y0 * k], [0, 0, 1]])
+        maps.append(np.array([[-1, 0, out], [0, 1, 0], [0, 0, 1]]) @ A if b % 2 else A)
+    A = tf.constant(np.array(maps, np.float32))
+    general = pipeline.warp_images(images, A, out).numpy()
+    fast = pipeline.warp_images(images, A, out, axis_aligned=True).numpy()
+    np.testing.assert_allclose(fast, general, atol=1e-4)
+
+
+def test_truncated_shard_fails_early_naming_the_file(data_dir, tmp_path):
+    import shutil
+
+    for p in data_dir.iterdir():
+        shutil.copy(p, tmp_path / p.name)
+    shard = tmp_path / "train-00002-of-00003.tfrecord"
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(KfusionError, match=r"train-00002-of-00003\.tfrecord: truncated"):
+        pipeline.make_dataset(tmp_path, "train", batch_size=2, training=True, input_size=S, heatmap_size=12)
+
+
+def test_color_jitter_identity_and_per_image_changes():
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(5).random((3, 8, 8, 3)).astype(np.float32) * 0.8 + 0.1)
+    zero = {k: 0.0 for k in pipeline.COLOR_KEYS}
+    np.testing.assert_allclose(pipeline.color_jitter(x, 7, zero).numpy(), x.numpy(), atol=1e-5)
+    y = pipeline.color_jitter(x, 7, {"brightness": 0.3, "contrast": 0.3, "saturation": 0.3, "hue": 0.1}).numpy()
+    assert y.min() >= 0 and y.max() <= 1
+    change = np.abs(y - x.numpy()).mean(axis=(1, 2, 3))
+    assert np.all(change > 1e-3) and len(set(np.round(change, 5))) == 3

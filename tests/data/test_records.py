@@ -135,3 +135,15 @@ def test_corrupt_shard_error_names_the_file(tmp_path, samples, damage):
     open(path, "wb").write(bytes(data))
     with pytest.raises(KfusionError, match=r"train-00001-of-00002\.tfrecord: corrupt or truncated"):
         list(records.iterate_samples(tmp_path, "train"))
+    files = records.record_files(tmp_path, "train")
+    with pytest.raises(KfusionError, match=r"train-00001-of-00002\.tfrecord: (corrupt|truncated)"):
+        records.check_shards(files, full=True)
+    if damage == "truncate":  # the header walk catches truncation without reading the data
+        with pytest.raises(KfusionError, match=r"train-00001-of-00002\.tfrecord: truncated"):
+            records.check_shards(files)
+
+
+def test_check_shards_counts_records(tmp_path, samples):
+    records.write_records(samples, tmp_path, "train", num_shards=3, skeleton="h36m17")
+    files = records.record_files(tmp_path, "train")
+    assert records.check_shards(files) == [3, 2, 2] == records.check_shards(files, full=True)

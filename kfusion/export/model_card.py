@@ -1,0 +1,111 @@
+"""The model card ``NAME/MODEL.md`` of an exported model: data, config, errors, sizes, speeds, joints."""
+import platform
+from pathlib import Path
+
+from kfusion import __version__, skeletons
+from kfusion.io import read_json, write_text
+
+CMU_CREDIT = ("The motion capture data used to render the synthetic training images is from the CMU "
+              "Graphics Lab Motion Capture Database (mocap.cs.cmu.edu), created with funding from "
+              "NSF EIA-0196217; see kfusion/assets/CREDITS.md.")
+
+
+def find_results(model_path):
+    """An ``evaluation.json`` / ``results.json`` beside the model or in its run folder, or None."""
+    model_path = Path(model_path)
+    here = model_path if model_path.is_dir() else model_path.parent
+    for folder in (here, here.parent):
+        for name in ("evaluation.json", "results.json"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def find_config(model_path):
+    model_path = Path(model_path)
+    here = model_path if model_path.is_dir() else model_path.parent
+    for folder in (here, here.parent):
+        if (folder / "config.json").is_file():
+            return folder / "config.json"
+    return None
+
+
+def _size(path):
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def model_card(name, info, *, source, files, parity=None, speeds=None, results_path=None,
+               config_path=None):
+    """Markdown text of the model card.
+
+    Args: name; info (``saved_model.model_info``); source (the exported ``.keras``); files
+    {label: path} (sizes measured); parity (the parity report dict); speeds {runtime: (ms, img/s)};
+    results_path / config_path: JSON files found beside the model.
+    """
+    s3, s2 = info["skeleton_3d"], info["skeleton_2d"]
+    lines = [f"# {name}", "",
+             "Monocular 3D human pose from one RGB crop: a stacked hourglass predicts 2D joint "
+             "confidence maps, and a fusion network (Tekin et al., *Learning to Fuse 2D and 3D Image "
+             "Cues for Monocular Body Pose Estimation*, ICCV 2017) fuses them with image features at a "
+             "learnt depth; the test-time network is the pruned one.", "",
+             f"Exported by kfusion {__version__} from `{source}`.", "",
+             "## Inputs and outputs", "",
+             f"- input `image`: uint8 (N, {info['input_size']}, {info['input_size']}, 3), RGB, a square crop "
+             "around the person (`kfusion.load().predict` makes it from any image and an optional box).",
+             f"- `pose_3d`: float32 (N, {info['num_joints_3d']}, 3), millimetres, camera frame (x right, y down, "
+             f"z forward), root-relative (joint 0 `{skeletons.get(s3).joints[0] if s3 else 'joint0'}` at 0); "
+             f"skeleton `{s3}`.",
+             f"- `pose_2d`: float32 (N, {info['num_joints_2d']}, 2), pixels of the input crop (corner "
+             f"convention); skeleton `{s2}`.",
+             f"- `confidence`: float32 (N, {info['num_joints_2d']}), the peak of each confidence map.",
+             f"- `heatmaps`: float32 (N, {info['heatmap_size']}, {info['heatmap_size']}, {info['num_joints_2d']}),"
+             " the last hourglass stack's confidence maps.", "",
+             f"Joints of `pose_3d` ({s3}): " + ", ".join(f"`{j}`" for j in info["joints_3d"]) + ".", "",
+             f"Joints of `pose_2d` ({s2}): " + ", ".join(f"`{j}`" for j in info["joints_2d"]) + ".", "",
+             "## Training data", "",
+             "The kfusion synthetic benchmark: bodies posed from CMU motion capture, rendered from random "
+             "cameras (`kfusion prepare synthetic`). Synthetic images only: expect larger errors on real "
+             "photographs.", ""]
+    if config_path:
+        cfg = read_json(config_path)
+        d = cfg.get("data", {})
+        lines += [f"Config (`{config_path}`): source `{d.get('source')}`, {d.get('num_train')} training / "
+                  f"{d.get('num_test')} test samples, hourglass preset `{cfg.get('hourglass', {}).get('preset')}`, "
+                  f"fusion preset `{cfg.get('fusion', {}).get('preset')}` strategy "
+                  f"`{cfg.get('fusion', {}).get('strategy')}`, seed {cfg.get('seed')}.", ""]
+    lines += ["## Measured errors", ""]
+    if results_path:
+        res = read_json(results_path)
+        o = res.get("overall", res)
+        keys = [k for k in ("mpjpe", "pa_mpjpe", "pck3d", "auc3d") if k in o]
+        lines += [f"From `{results_path}` ({res.get('count', '?')} poses): "
+                  + ", ".join(f"{k} {o[k]:.2f}" for k in keys) + " (mm; PCK/AUC in %).", ""]
+    else:
+        lines += ["No `evaluation.json` was found beside the model: run `kfusion evaluate` on it.", ""]
+    lines += ["## Files", "", "| file | size (KiB) |", "|---|---:|"]
+    lines += [f"| `{label}` | {_size(p) / 1024:.1f} |" for label, p in files.items()]
+    if parity:
+        lines += ["", f"TFLite against Keras on {parity['num_images']} {parity['inputs']} (per-joint "
+                  "Euclidean differences):", "", "| variant | pose_3d max / mean (mm) | pose_2d max / mean (px) |",
+                  "|---|---:|---:|"]
+        for v, r in parity["variants"].items():
+            lines.append(f"| {v} | {r['pose_3d']['max']:.3f} / {r['pose_3d']['mean']:.3f} | "
+                         f"{r['pose_2d']['max']:.3f} / {r['pose_2d']['mean']:.3f} |")
+    if speeds:
+        lines += ["", f"Speed on the exporting machine ({platform.machine()}, {platform.processor() or 'CPU'}; "
+                  "median of repeated calls):", "", "| runtime | batch-1 latency (ms) | batch-32 images/s |",
+                  "|---|---:|---:|"]
+        lines += [f"| {k} | {ms:.2f} | {ips:.1f} |" for k, (ms, ips) in speeds.items()]
+    lines += ["", "## Credits", "", CMU_CREDIT,
+              "Method: B. Tekin, P. Marquez-Neila, M. Salzmann, P. Fua, ICCV 2017. Stacked hourglass: "
+              "A. Newell, K. Yang, J. Deng, ECCV 2016.", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(path, *args, **kwargs):
+    text = model_card(*args, **kwargs)
+    write_text(path, text)
+    return text

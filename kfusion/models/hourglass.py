@@ -1,0 +1,114 @@
+"""Stacked hourglass network (Newell, Yang and Deng, ECCV 2016) for 2D confidence maps.
+
+Layout (``F`` features, input S):
+- stem: conv 7x7 stride 2 (F/4) -> BN -> ReLU -> residual (F/2) -> max-pool 2 -> residual (F/2)
+  -> residual (F): S/4 x S/4 x F;
+- per stack: hourglass of depth ``depth`` (recursive: skip residual at this scale + pool ->
+  residual -> inner hourglass -> residual -> nearest up-sampling, added), ``modules`` residuals,
+  1x1 conv -> BN -> ReLU, and a 1x1 conv to the J heatmaps (output ``heatmaps_stack{i}``); between
+  stacks the features and the heatmaps are remapped by 1x1 convs and added to the stack's input
+  (intermediate supervision).
+- residual: pre-activation bottleneck BN-ReLU-conv1x1(C/2)-BN-ReLU-conv3x3(C/2)-BN-ReLU-conv1x1(C),
+  plus the input (through a 1x1 conv when the channel count changes).
+"""
+import copy
+
+import keras
+
+PRESETS = {
+    # the paper's network: 8 stacks, 256 features, 256x256 input -> 64x64 heatmaps, ~25.6 M parameters
+    "paper": {"stacks": 8, "features": 256, "input_size": 256, "depth": 4, "modules": 1},
+    # trains on a 2-core CPU in minutes: 64x64 input -> 16x16 heatmaps, bottom of the hourglass 2x2
+    "cpu": {"stacks": 2, "features": 32, "input_size": 64, "depth": 3, "modules": 1},
+    # for tests: 32x32 input -> 8x8 heatmaps
+    "tiny": {"stacks": 2, "features": 8, "input_size": 32, "depth": 2, "modules": 1},
+}
+
+
+def build_hourglass(preset="cpu", **overrides):
+    """Build a stacked hourglass network as a functional ``keras.Model``.
+
+    Args:
+        preset: a key of ``PRESETS`` ("paper", "cpu", "tiny").
+        **overrides: replace preset values: ``stacks``, ``features`` (divisible by 4),
+            ``input_size`` (divisible by 4 * 2**depth), ``depth``, ``modules`` (residuals after
+            each hourglass), ``num_joints`` (default 16, mpii16), ``name``.
+
+    Returns:
+        ``keras.Model`` with input ``image`` (B, S, S, 3) float32 in [0, 1] and a list of
+        ``stacks`` outputs ``heatmaps_stack{i}`` (B, S/4, S/4, J) float32; the last is the prediction.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"build_hourglass: preset is {preset!r}; expected one of {list(PRESETS)}")
+    config = copy.deepcopy(PRESETS[preset])
+    config.update(num_joints=16, name=f"hourglass_{preset}")
+    unknown = set(overrides) - set(config)
+    if unknown:
+        raise ValueError(f"build_hourglass: unknown option(s) {sorted(unknown)}; allowed: {sorted(config)}")
+    config.update(overrides)
+    stacks, features, size = int(config["stacks"]), int(config["features"]), int(config["input_size"])
+    depth, modules, joints = int(config["depth"]), int(config["modules"]), int(config["num_joints"])
+    if stacks < 1 or depth < 1 or modules < 0 or joints < 1:
+        raise ValueError(f"build_hourglass: stacks {stacks}, depth {depth}, modules {modules}, num_joints {joints}; "
+                         "expected stacks, depth, num_joints >= 1 and modules >= 0")
+    if features < 4 or features % 4:
+        raise ValueError(f"build_hourglass: features is {features}; expected a multiple of 4")
+    if size % (4 * 2 ** depth):
+        raise ValueError(f"build_hourglass: input_size is {size}; expected a multiple of 4 * 2**depth = "
+                         f"{4 * 2 ** depth} (depth {depth})")
+
+    image = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Conv2D(features // 4, 7, strides=2, padding="same", name="stem_conv")(image)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    x = residual(x, features // 2, "stem_res1")
+    x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)
+    x = residual(x, features // 2, "stem_res2")
+    x = residual(x, features, "stem_res3")
+
+    outputs = []
+    for i in range(stacks):
+        y = _hourglass(x, depth, features, f"hg{i}")
+        for m in range(modules):
+            y = residual(y, features, f"hg{i}_out_res{m}")
+        y = keras.layers.Conv2D(features, 1, name=f"hg{i}_lin_conv")(y)
+        y = keras.layers.BatchNormalization(name=f"hg{i}_lin_bn")(y)
+        y = keras.layers.ReLU(name=f"hg{i}_lin_relu")(y)
+        # float32 heatmaps even under a mixed-precision policy (losses, decoding)
+        heat = keras.layers.Conv2D(joints, 1, dtype="float32", name=f"heatmaps_stack{i}")(y)
+        outputs.append(heat)
+        if i < stacks - 1:
+            y = keras.layers.Conv2D(features, 1, name=f"hg{i}_remap_features")(y)
+            h = keras.layers.Conv2D(features, 1, name=f"hg{i}_remap_heatmaps")(heat)
+            x = keras.layers.Add(name=f"hg{i}_merge")([x, y, h])
+    return keras.Model(image, outputs, name=config["name"])
+
+
+def residual(x, channels, name):
+    """Pre-activation bottleneck residual module: (B, H, W, C_in) -> (B, H, W, channels)."""
+    half = channels // 2
+    y = keras.layers.BatchNormalization(name=f"{name}_bn1")(x)
+    y = keras.layers.ReLU(name=f"{name}_relu1")(y)
+    y = keras.layers.Conv2D(half, 1, name=f"{name}_conv1")(y)
+    y = keras.layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = keras.layers.ReLU(name=f"{name}_relu2")(y)
+    y = keras.layers.Conv2D(half, 3, padding="same", name=f"{name}_conv2")(y)
+    y = keras.layers.BatchNormalization(name=f"{name}_bn3")(y)
+    y = keras.layers.ReLU(name=f"{name}_relu3")(y)
+    y = keras.layers.Conv2D(channels, 1, name=f"{name}_conv3")(y)
+    skip = x if x.shape[-1] == channels else keras.layers.Conv2D(channels, 1, name=f"{name}_skip")(x)
+    return keras.layers.Add(name=f"{name}_add")([skip, y])
+
+
+def _hourglass(x, depth, features, name):
+    """One hourglass of the given depth: (B, H, W, F) -> (B, H, W, F), H divisible by 2**depth."""
+    up = residual(x, features, f"{name}_d{depth}_up")
+    low = keras.layers.MaxPooling2D(2, name=f"{name}_d{depth}_pool")(x)
+    low = residual(low, features, f"{name}_d{depth}_low1")
+    if depth > 1:
+        low = _hourglass(low, depth - 1, features, name)
+    else:
+        low = residual(low, features, f"{name}_d{depth}_bottom")
+    low = residual(low, features, f"{name}_d{depth}_low3")
+    low = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_d{depth}_upsample")(low)
+    return keras.layers.Add(name=f"{name}_d{depth}_add")([up, low])
