@@ -11,7 +11,7 @@ import sys
 import threading
 
 NOISE = re.compile(
-    rb"oneDNN custom operations are on|All log messages before absl::InitializeLog|"
+    rb"oneDNN custom operations are on|All log messages before absl::InitializeLog|op_level_cost_estimator|"
     rb"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
     rb"This TensorFlow binary is optimized to use available CPU instructions|"
     rb"To enable the following instructions|rebuild TensorFlow with the appropriate compiler flags"

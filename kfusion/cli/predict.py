@@ -1,11 +1,27 @@
-"""`kfusion predict`."""
+"""`kfusion predict IMAGE|DIR|VIDEO ... --out OUT`: 3D pose per image or video frame (JSON + figure)."""
 import sys
 
 
 def add_arguments(parser):
-    parser.add_argument("rest", nargs="*", help="(not built yet)")
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE|DIR|VIDEO", help="image files, folders or videos")
+    parser.add_argument("--out", required=True, help="output folder for <name>.json and <name>.png")
+    parser.add_argument("--bbox", default=None, metavar="x,y,w,h",
+                        help="person box in full-image pixels (default: the centre square)")
+    parser.add_argument("--model", default=None, help="export folder, .keras or .tflite (default: the shipped model)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "savedmodel", "keras"))
+    parser.add_argument("--stride", type=int, default=1, help="videos: keep every N-th frame")
+    parser.add_argument("--no-figures", action="store_true", help="write only the JSON files")
 
 
 def run(args):
-    print("kfusion predict: not built yet (issue #6 builds it).", file=sys.stderr)
-    return 2
+    import kfusion
+    from kfusion.export.estimator import parse_bbox
+    from kfusion.export.predict import predict_paths
+
+    bbox = parse_bbox(args.bbox) if args.bbox else None
+    estimator = kfusion.load(args.model, backend=args.backend)
+    done, failed = predict_paths(estimator, args.inputs, args.out, bbox=bbox, stride=args.stride,
+                                 figures=not args.no_figures)
+    print(f"kfusion predict: {done} prediction(s) in {args.out} ({estimator.backend}: {estimator.source})"
+          + (f"; {len(failed)} input(s) failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0

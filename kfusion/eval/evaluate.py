@@ -14,7 +14,7 @@ def pose_metrics(pred, gt):
     ``mpjpe`` and ``pa_mpjpe`` in mm (Protocols 1 and 2), ``pck3d`` (150 mm) and ``auc3d`` in %.
     Predictions and targets are compared root-aligned (the root joint subtracted from both).
     """
-    pred, gt = metrics.root_align(pred, gt)
+    pred = metrics.root_align(pred, gt)  # pred translated onto gt's root (gt unchanged)
     return {
         "mpjpe": metrics.mpjpe(pred, gt),
         "pa_mpjpe": metrics.pa_mpjpe(pred, gt),

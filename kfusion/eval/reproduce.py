@@ -84,13 +84,11 @@ def ensure_benchmark(cfg, workers=None):
 
 
 def _load_or_train(path, train_fn):
-    import keras
-
-    import kfusion.models  # noqa: F401  (registers custom layers)
+    from kfusion.models import load_model
 
     if (path / "model.keras").is_file():
         _log(f"found {path / 'model.keras'}: not retraining")
-        return keras.saving.load_model(str(path / "model.keras"))
+        return load_model(path / "model.keras")
     return train_fn()
 
 

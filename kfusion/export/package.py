@@ -53,11 +53,12 @@ def parity_inputs(size, num=16, records=None, seed=12345):
 
 
 def export_model(model_path, out, *, version=1, calibration_data=None, num_parity=16, speed_repeats=10,
-                 variants=None, log=sys.stderr):
+                 variants=None, log=None):
     """Export the end-to-end model at ``model_path`` (``.keras`` or run folder) to ``out``.
 
     Returns the parity report dict (also in ``out/parity.json``).
     """
+    log = log or sys.stderr
     from kfusion.export import model_card, tflite
     from kfusion.export.bench import latency_throughput
     from kfusion.export.estimator import _saved_model_runner

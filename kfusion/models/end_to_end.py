@@ -7,8 +7,9 @@
       -> antialiased resize to Sf              -> image input of the fusion network
       -> (pruned) fusion network               -> pose_3d (N, J, 3) mm, root-relative
 
-The sub-models are called with ``training=False`` (recorded in the graph): the end-to-end model is
-for inference only, so dropout never acts in it, whatever ``training`` a caller passes.
+The sub-models are called with ``training=False`` (recorded in the graph) because the model is for
+inference: ``model(x)`` is deterministic (without it a plain call of the functional model applied
+the fusion network's dropout). Pass ``training=True`` only to fine-tune, at your own risk.
 
 The resizes reproduce the training pipeline exactly (``kfusion.train.trainer.predict_cache`` and
 ``fusion_dataset``: ``tf.image.resize`` with ``antialias=True`` for the image, plain bilinear for the

@@ -3,6 +3,7 @@
 The network is built from a *block spec*, a list of blocks as data::
 
     {"kind": "conv", "kernel": 9, "filters": 36}     # conv 'valid' -> max-pool 2 -> ReLU
+    {"kind": "conv", "kernel": 5, "filters": 8, "stride": 2}   # a strided conv (default stride 1)
     {"kind": "fc", "units": 2048, "dropout": 0.5}    # (flatten before the first FC) FC -> ReLU (-> dropout)
 
 The spec lists the L - 1 hidden blocks of a *data* stream; block L - 1 is the output FC to 3 J
@@ -52,13 +53,14 @@ PRESETS = {
             {"kind": "fc", "units": 512},
         ],
     },
-    # small enough to train all seven strategies on a 2-core CPU: 64 -> 62 -> 31 -> 29 -> 14 -> 12 -> 6
+    # small enough to train all seven strategies on a 2-core CPU (a strided first conv: the
+    # full-resolution 16-channel maps dominate the cost): 64 -> 31 -> 15 -> 14 -> 7 -> 6 -> 3
     "cpu": {
         "input_size": 64,
         "blocks": [
-            {"kind": "conv", "kernel": 3, "filters": 8},
-            {"kind": "conv", "kernel": 3, "filters": 16},
-            {"kind": "conv", "kernel": 3, "filters": 32},
+            {"kind": "conv", "kernel": 4, "filters": 8, "stride": 2},
+            {"kind": "conv", "kernel": 2, "filters": 16},
+            {"kind": "conv", "kernel": 2, "filters": 32},
             {"kind": "fc", "units": 256, "dropout": 0.5},
             {"kind": "fc", "units": 128},
         ],
@@ -205,10 +207,11 @@ def _check_spec(spec):
         if kind == "conv":
             if seen_fc:
                 raise ValueError(f"block spec: block {i} is a conv after an fc block; convs must come first")
-            extra = set(block) - {"kind", "kernel", "filters"}
-            if extra or int(block.get("kernel", 0)) < 1 or int(block.get("filters", 0)) < 1:
+            extra = set(block) - {"kind", "kernel", "filters", "stride"}
+            if (extra or int(block.get("kernel", 0)) < 1 or int(block.get("filters", 0)) < 1
+                    or int(block.get("stride", 1)) < 1):
                 raise ValueError(f"block spec: block {i} = {block!r}; expected "
-                                 "{'kind': 'conv', 'kernel': k >= 1, 'filters': n >= 1}")
+                                 "{'kind': 'conv', 'kernel': k >= 1, 'filters': n >= 1, 'stride': s >= 1 (optional)}")
         elif kind == "fc":
             seen_fc = True
             extra = set(block) - {"kind", "units", "dropout"}
@@ -224,7 +227,7 @@ def _check_sizes(spec, size):
     s = size
     for i, block in enumerate(spec):
         if block["kind"] == "conv":
-            s = (s - int(block["kernel"]) + 1) // 2
+            s = ((s - int(block["kernel"])) // int(block.get("stride", 1)) + 1) // 2
             if s < 1:
                 raise ValueError(f"block spec: input size {size} shrinks to nothing at conv block {i} "
                                  "('valid' conv then max-pool 2); use a larger input_size or smaller kernels")
@@ -256,7 +259,8 @@ def _block(x, block, prefix, width, first_fc, seeds):
     """One block of a stream; ``width`` 1 for a data stream, 2 for the fusion stream."""
     if block["kind"] == "conv":
         # the authors' initialisation: He-normal convolutions
-        x = keras.layers.Conv2D(width * int(block["filters"]), int(block["kernel"]), padding="valid",
+        x = keras.layers.Conv2D(width * int(block["filters"]), int(block["kernel"]),
+                                strides=int(block.get("stride", 1)), padding="valid",
                                 kernel_initializer=keras.initializers.HeNormal(seeds()), name=f"{prefix}_conv")(x)
         x = keras.layers.MaxPooling2D(2, name=f"{prefix}_pool")(x)
         return keras.layers.ReLU(name=f"{prefix}_relu")(x)

@@ -18,8 +18,8 @@ import keras
 PRESETS = {
     # the paper's network: 8 stacks, 256 features, 256x256 input -> 64x64 heatmaps, ~25.6 M parameters
     "paper": {"stacks": 8, "features": 256, "input_size": 256, "depth": 4, "modules": 1},
-    # trains on a 2-core CPU in minutes: 64x64 input -> 16x16 heatmaps, bottom of the hourglass 2x2
-    "cpu": {"stacks": 2, "features": 32, "input_size": 64, "depth": 3, "modules": 1},
+    # trains on a 2-core CPU in minutes: 64x64 input -> 16x16 heatmaps, bottom of the hourglass 4x4
+    "cpu": {"stacks": 2, "features": 32, "input_size": 64, "depth": 2, "modules": 1},
     # for tests: 32x32 input -> 8x8 heatmaps
     "tiny": {"stacks": 2, "features": 8, "input_size": 32, "depth": 2, "modules": 1},
 }

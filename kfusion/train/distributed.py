@@ -379,10 +379,10 @@ def train_hourglass(cfg, run_dir, *, strategy, epochs=None, profile=False, verbo
         steps = max(1, int(count) // global_batch)
 
     def build():
-        import keras
+        from kfusion.models import load_model
 
         if hg["checkpoint"]:
-            return keras.saving.load_model(hg["checkpoint"])
+            return load_model(hg["checkpoint"])
         from kfusion.models.hourglass import build_hourglass
 
         num_joints = skeletons.get(cfg["data"]["heatmap_skeleton"]).num_joints

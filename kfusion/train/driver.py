@@ -8,13 +8,13 @@ from kfusion.train import trainer
 
 
 def load_hourglass(path):
-    import keras
+    from kfusion.models import load_model
 
     path = Path(path)
     if not path.is_file():
         raise KfusionError(f"{path}: no trained hourglass there (run `kfusion train hourglass` first, "
                            "or pass --hourglass PATH.keras)")
-    return keras.saving.load_model(str(path))  # safe_mode=True: no lambdas / arbitrary code
+    return load_model(path)
 
 
 def caches(cfg, run_dir, hourglass_path, splits):
@@ -59,7 +59,12 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
     train_cache, val_cache = c[cfg["data"]["train_split"]], c[cfg["data"]["val_split"]]
     if stage == "fusion":
         out = run_dir / f"fusion-{cfg['fusion']['strategy']}"
-        trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs, profile=profile)
+        fusion = trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs,
+                                      profile=profile)
+        from kfusion.models.end_to_end import build_end_to_end
+
+        # The deployable model (uint8 crop -> pose_3d, pose_2d, confidence): what `kfusion export` takes.
+        trainer.save_model(build_end_to_end(load_hourglass(hourglass), fusion), out / "end_to_end.keras")
     elif stage == "lifting":
         out = run_dir / "lifting"
         trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)

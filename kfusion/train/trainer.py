@@ -85,6 +85,7 @@ def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None, profile=False):
     """
     import keras
 
+    from kfusion.models import load_model
     from kfusion.models.hourglass import build_hourglass
     from kfusion.train.callbacks import standard_callbacks
     from kfusion.train.losses import heatmap_loss
@@ -96,7 +97,7 @@ def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None, profile=False):
     strategy = get_strategy(cfg["train"]["strategy"])
     with strategy.scope():
         if hg["checkpoint"]:
-            model = keras.saving.load_model(hg["checkpoint"])
+            model = load_model(hg["checkpoint"])
         else:
             num_joints = skeletons.get(cfg["data"]["heatmap_skeleton"]).num_joints
             model = build_hourglass(hg["preset"], input_size=size, num_joints=num_joints)

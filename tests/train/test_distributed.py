@@ -72,7 +72,7 @@ def _prepare_run(run, train, val):
 
 def _log(path):
     with open(path) as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: float(v) for k, v in row.items() if v != "NA"} for row in csv.DictReader(f)]  # Keras' CSVLogger
 
 
 def _checkpoint_values(directory):
@@ -188,3 +188,40 @@ def test_batch_not_divisible_by_replicas_is_an_error(tmp_path):
     with pytest.raises(KfusionError, match="not a multiple"):
         distributed.fit_distributed(TwoReplicas(), None, None, None, tmp_path, global_batch_size=5, epochs=1,
                                     steps_per_epoch=1, learning_rate=1e-3)
+
+
+@pytest.mark.slow  # ~50 s on a loaded 2-core CPU (tiny hourglass build + trace)
+def test_hourglass_stage_trains_with_the_loop_and_saves_a_loadable_model(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from kfusion import skeletons
+    from kfusion.data import records
+    from kfusion.train import distributed
+
+    rng = np.random.default_rng(0)
+    J, S = skeletons.H36M17.num_joints, 32
+    K = np.array([[300.0, 0, S / 2], [0, 300.0, S / 2], [0, 0, 1]], np.float32)
+
+    def sample(i):
+        uv = rng.uniform(6.0, S - 6.0, (J, 2)).astype(np.float32)
+        z = np.full((J, 1), 5000.0, np.float32)
+        X = np.concatenate([(uv - S / 2) / 300.0 * z, z], -1).astype(np.float32)
+        return {"image": rng.integers(0, 256, (S, S, 3), dtype=np.uint8), "joints_2d": uv, "joints_3d": X,
+                "visibility": np.ones(J, np.float32), "intrinsics": K, "subject": "S1", "action": "walk",
+                "camera": "c0", "source": "test", "frame": i}
+
+    data = tmp_path / "records"
+    records.write_records([sample(i) for i in range(8)], data, "train", num_shards=2, skeleton="h36m17")
+    records.write_records([sample(i) for i in range(4)], data, "test", num_shards=1, skeleton="h36m17")
+    records.write_manifest(data, skeleton="h36m17", image_size=S, splits={"train": 8, "test": 4}, source="test")
+    cfg = config_mod.from_dict({
+        "data": {"records": str(data)}, "augment": {"crop_prob": 0.0},
+        "hourglass": {"preset": "tiny", "input_size": S, "batch_size": 4, "epochs": 1},
+        "train": {"steps_per_epoch": 2}})
+    run = tmp_path / "hourglass"
+    distributed.train_hourglass(cfg, run, strategy=tf.distribute.get_strategy(), verbose=0)
+    (row,) = _log(run / "log.csv")
+    assert np.isfinite(row["loss"]) and np.isfinite(row["val_loss"]) and row["loss"] > 0
+    model = keras.saving.load_model(str(run / "model.keras"))
+    assert model.outputs[-1].shape[1:] == (S // 4, S // 4, 16)

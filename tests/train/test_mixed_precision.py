@@ -1,4 +1,5 @@
 """Fast single-device training: mixed precision (bfloat16 on CPU), XLA, the profiler switch."""
+import json
 import math
 
 import numpy as np
@@ -58,7 +59,7 @@ def test_distributed_loop_step_under_mixed_bfloat16(tmp_path, bfloat16_policy):
     cfg = config_mod.override(tiny_config(tmp_path, epochs=1), "train.steps_per_epoch", 1)
     model = distributed.train_fusion(cfg, make_cache(16, seed=0), None, tmp_path / "fusion",
                                      strategy=tf.distribute.get_strategy(), verbose=0)
-    history = __import__("json").loads((tmp_path / "fusion" / "train_summary.json").read_text())["history"]
+    history = json.loads((tmp_path / "fusion" / "train_summary.json").read_text())["history"]
     assert math.isfinite(history["loss"][0]) and history["loss"][0] > 5e3 / 0.1 ** 2 * 0.99  # data + penalty
     alpha = [w for w in model.weights if w.name == "alpha"]
     assert len(alpha) == 1 and alpha[0].dtype == "float32"

@@ -1,0 +1,174 @@
+"""`kfusion bench models`: latency, throughput and FLOPs of the hourglass and the fusion network.
+
+Measures on this CPU (not a test: numbers depend on the machine and its load):
+- the machine's peak float32 rate (a large matmul and a 3x3 convolution), GFLOP/s;
+- per model: parameters, forward FLOPs per image (``count_flops``), latency per image at batch 1,
+  throughput at batch 32 (batch 2 for the paper hourglass), the achieved GFLOP/s and its fraction
+  of the peak, and for the ``cpu`` presets the training rate (batch 64, Adam);
+- the fusion network unpruned vs pruned at the *same* weights (alpha 50, beta in the middle, so
+  the weights are binary), measured side by side, and the speed-up (the paper: 13 ms vs 6 ms).
+
+Prints a markdown table and writes it to ``args.out`` if given.
+"""
+import os
+import time
+
+import numpy as np
+
+from kfusion.io import write_text
+
+
+def _median_seconds(fn, x, repeats, warmup=2):
+    return _interleaved_medians([fn], [x], repeats, warmup)[0]
+
+
+def _interleaved_medians(fns, xs, repeats, warmup=2):
+    """Median seconds per call of each ``fn(x)``, the calls alternating so that every function
+    sees the same machine load (the machine may be shared)."""
+    for fn, x in zip(fns, xs):
+        for _ in range(warmup):
+            fn(x)
+    times = [[] for _ in fns]
+    for _ in range(max(1, repeats)):
+        for i, (fn, x) in enumerate(zip(fns, xs)):
+            t0 = time.perf_counter()
+            out = fn(x)
+            _ = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+            times[i].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in times]
+
+
+def measure_peak_gflops(repeats=5):
+    """This CPU's float32 rate in GFLOP/s: the best of a 2048^3 matmul and a 3x3 conv 128->128."""
+    import tensorflow as tf
+
+    a = tf.random.normal((2048, 2048))
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    t_mm = _median_seconds(matmul, a, repeats)
+    x = tf.random.normal((8, 56, 56, 128))
+    k = tf.random.normal((3, 3, 128, 128))
+    conv = tf.function(lambda v: tf.nn.conv2d(v, k, 1, "SAME"))
+    t_conv = _median_seconds(conv, x, repeats)
+    gflops_mm = 2 * 2048 ** 3 / t_mm / 1e9
+    gflops_conv = 2 * 8 * 56 * 56 * 9 * 128 * 128 / t_conv / 1e9
+    return {"matmul": gflops_mm, "conv": gflops_conv}
+
+
+def _inputs(model, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    spec = model.input if isinstance(model.input, dict) else {"image": model.input}
+    out = {k: rng.random((batch, *v.shape[1:]), dtype=np.float32) for k, v in spec.items()}
+    return out if isinstance(model.input, dict) else out["image"]
+
+
+def _forward(model):
+    import tensorflow as tf
+
+    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+
+def _train_rate(model, batch, repeats):
+    """Training images per second: Adam steps on one in-memory batch (loss: MSE on every output)."""
+    import keras
+
+    x = _inputs(model, batch, seed=1)
+    outputs = model.outputs
+    y = [np.zeros((batch, *o.shape[1:]), np.float32) for o in outputs]
+    model.compile(keras.optimizers.Adam(1e-3), loss=["mse"] * len(outputs))
+    y = y if len(y) > 1 else y[0]
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    t0 = time.perf_counter()
+    steps = max(3, repeats)
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return steps * batch / (time.perf_counter() - t0)
+
+
+def _measure(names, models, repeats, peak, batch=32, train=False, notes=None):
+    """Rows for ``models`` (timed side by side, interleaved); ``train``: also the training rate of the first."""
+    from kfusion.models.summary import count_flops
+
+    fns = [_forward(m) for m in models]
+    latencies = _interleaved_medians(fns, [_inputs(m, 1) for m in models], repeats)
+    t_batches = _interleaved_medians(fns, [_inputs(m, batch) for m in models], repeats)
+    rows = []
+    for i, (name, model) in enumerate(zip(names, models)):
+        flops, rate = count_flops(model), batch / t_batches[i]
+        rows.append({"model": name, "params": model.count_params(), "mflop": flops / 1e6,
+                     "latency_ms": 1e3 * latencies[i], "batch": batch, "throughput": rate,
+                     "gflops": flops * rate / 1e9, "peak": peak,
+                     "train": _train_rate(model, 64, repeats) if train and i == 0 else None,
+                     "note": (notes or [""] * len(models))[i]})
+        print(f"  {name}: {1e3 * latencies[i]:.2f} ms/img at batch 1, {rate:.1f} img/s at batch {batch}", flush=True)
+    return rows
+
+
+def _sharp_middle(model):
+    """Set alpha = 50 and beta = L/2 + 0.6 so that the fusion weights are binary (fusion at L/2)."""
+    layer = model.get_layer("fusion_weights")
+    layer.alpha.assign(50.0)
+    layer.beta.assign(layer.num_weights / 2 + 0.6)
+
+
+def run_bench(args):
+    import tensorflow as tf  # noqa: F401  (imported here: the CLI must not import TF at start-up)
+
+    from kfusion.models.fusion import build_fusion_network, fusion_weights
+    from kfusion.models.hourglass import build_hourglass
+    from kfusion.models.pruning import fusion_point, prune
+
+    repeats = int(getattr(args, "repeats", 20))
+    big = max(3, repeats // 5)  # fewer timed batches for the paper-size models
+    peaks = measure_peak_gflops()
+    peak = max(peaks.values())
+    print(f"peak: matmul {peaks['matmul']:.0f} GFLOP/s, conv {peaks['conv']:.0f} GFLOP/s", flush=True)
+    rows, speedups = [], []
+
+    rows += _measure(["hourglass cpu"], [build_hourglass("cpu")], repeats, peak, train=True)
+    rows += _measure(["hourglass paper"], [build_hourglass("paper")], big, peak, batch=2)
+
+    for preset, reps in (("cpu", repeats), ("paper", big)):
+        model = build_fusion_network(preset, "trainable", seed=0)
+        _sharp_middle(model)
+        pruned = prune(model)
+        b = fusion_point(fusion_weights(model)["weights"])
+        x = _inputs(model, 4)
+        diff = float(np.max(np.abs(np.asarray(pruned(x)) - np.asarray(model(x)))))
+        unpruned_row, pruned_row = _measure(
+            [f"fusion {preset} unpruned", f"fusion {preset} pruned (fusion at {b})"], [model, pruned], reps, peak,
+            train=preset == "cpu", notes=["", f"max abs(pruned - unpruned) = {diff:.2g} mm"])
+        rows += [unpruned_row, pruned_row]
+        speedups.append((preset, unpruned_row["latency_ms"] / pruned_row["latency_ms"],
+                         pruned_row["throughput"] / unpruned_row["throughput"]))
+        del model, pruned
+
+    text = _table(rows, peaks, speedups)
+    print(text)
+    if getattr(args, "out", None):
+        write_text(args.out, text + "\n")
+    return 0
+
+
+def _table(rows, peaks, speedups):
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    lines = [f"# kfusion bench models ({cores} CPU cores, load average {load:.1f} at the end)", "",
+             f"Measured peak float32: matmul {peaks['matmul']:.0f} GFLOP/s, conv 3x3 {peaks['conv']:.0f} GFLOP/s. "
+             "FLOPs: forward, conv + dense, 2 per multiply-add.", "",
+             "| model | params | MFLOP/img | latency b=1 (ms) | throughput (img/s) | GFLOP/s | % of peak "
+             "| train img/s (b=64) | note |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        train = f"{r['train']:.0f}" if r["train"] is not None else "-"
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['mflop']:.1f} | {r['latency_ms']:.2f} "
+                     f"| {r['throughput']:.1f} (b={r['batch']}) | {r['gflops']:.1f} "
+                     f"| {100 * r['gflops'] / r['peak']:.0f}% | {train} | {r['note']} |")
+    lines.append("")
+    for preset, lat, thr in speedups:
+        lines.append(f"Pruning speed-up, fusion {preset}: {lat:.2f}x latency (batch 1), {thr:.2f}x throughput "
+                     "(the paper, GPU: 13 ms -> 6 ms, 2.2x).")
+    return "\n".join(lines)

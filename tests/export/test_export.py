@@ -1,0 +1,56 @@
+"""`kfusion export`: TF Serving layout, signature names and shapes, TFLite parity, model card."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def test_layout_and_signature(tiny_export):
+    out, _ = tiny_export
+    for rel in ("1/saved_model.pb", "1/variables", "tflite/kfusion_float32.tflite",
+                "tflite/kfusion_int8.tflite", "MODEL.md", "parity.json", "parity.md", "kfusion.json", "end_to_end.keras"):
+        assert (out / rel).exists(), rel
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folders left behind
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    shown = subprocess.run([str(cli), "show", "--dir", str(out / "1"), "--tag_set", "serve", "--signature_def",
+                            "serving_default"], capture_output=True, text=True, check=True).stdout
+    assert "inputs['image']" in shown and "DT_UINT8" in shown and "(-1, 32, 32, 3)" in shown
+    for name, shape in (("pose_3d", "(-1, 17, 3)"), ("pose_2d", "(-1, 16, 2)"), ("confidence", "(-1, 16)")):
+        assert f"outputs['{name}']" in shown
+        assert shape in shown.split(f"outputs['{name}']")[1].split("outputs[")[0]
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(out / "1")).signatures["serving_default"]
+    res = fn(image=tf.zeros((2, 32, 32, 3), tf.uint8))
+    assert res["pose_3d"].shape == (2, 17, 3) and res["pose_2d"].shape == (2, 16, 2)
+
+
+def test_tflite_parity(tiny_export, tiny_keras):
+    from kfusion.export.package import parity_inputs
+    from kfusion.export.saved_model import load_end_to_end
+    from kfusion.export.tflite import TFLiteRunner, joint_distances
+
+    out, report = tiny_export
+    assert report == json.loads((out / "parity.json").read_text())
+    assert report["variants"]["float32"]["pose_3d"]["max"] < 1.0  # mm
+    model = load_end_to_end(tiny_keras)
+    images, _ = parity_inputs(32, 4)
+    ref = model(images)
+    for variant in ("float32", "int8"):
+        got = TFLiteRunner(out / "tflite" / f"kfusion_{variant}.tflite")(images)
+        d = joint_distances(ref["pose_3d"].numpy(), got["pose_3d"])
+        assert d.max() <= report["variants"][variant]["pose_3d"]["max"] + 1e-3
+        if variant == "float32":
+            assert d.max() < 1.0
+    assert report["variants"]["int8"]["size_bytes"] < report["variants"]["float32"]["size_bytes"]
+
+
+def test_model_card_and_metadata(tiny_export):
+    out, _ = tiny_export
+    card = (out / "MODEL.md").read_text()
+    for needle in ("pose_3d", "millimetres", "`pelvis`", "`r_ankle`", "CMU", "TFLite", "KiB", "latency"):
+        assert needle in card
+    meta = json.loads((out / "kfusion.json").read_text())
+    assert meta["input_size"] == 32 and meta["skeleton_3d"] == "h36m17" and len(meta["joints_2d"]) == 16

@@ -1,0 +1,49 @@
+"""Stacked hourglass: shapes, intermediate supervision, size of the paper network, save/load."""
+import numpy as np
+import pytest
+
+import keras
+
+from kfusion.models.hourglass import build_hourglass
+
+
+def test_tiny_outputs_one_heatmap_per_stack():
+    model = build_hourglass("tiny", stacks=3)
+    assert model.output_names == ["heatmaps_stack0", "heatmaps_stack1", "heatmaps_stack2"]
+    outs = model(np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32))
+    assert [tuple(o.shape) for o in outs] == [(2, 8, 8, 16)] * 3
+    # stack 1 is fed from stack 0's heatmaps: its remap layer exists, none after the last stack
+    names = {layer.name for layer in model.layers}
+    assert {"hg0_remap_heatmaps", "hg1_remap_heatmaps"} <= names and "hg2_remap_heatmaps" not in names
+
+
+def test_residual_uses_projection_only_when_channels_change():
+    model = build_hourglass("tiny")
+    names = {layer.name for layer in model.layers}
+    assert "stem_res1_skip" in names and "stem_res3_skip" in names  # 2 -> 4 and 4 -> 8 channels
+    assert "stem_res2_skip" not in names and "hg0_d2_up_skip" not in names
+    assert model.get_layer("stem_res3_conv2").kernel.shape == (3, 3, 4, 4)  # bottleneck C/2
+
+
+def test_paper_preset_has_25_to_26_million_parameters():
+    model = build_hourglass("paper")
+    assert 25e6 <= model.count_params() <= 26e6
+    assert model.input.shape[1:] == (256, 256, 3) and model.outputs[-1].shape[1:] == (64, 64, 16)
+    assert len(model.outputs) == 8
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="input_size is 30"):
+        build_hourglass("tiny", input_size=30)
+    with pytest.raises(ValueError, match="unknown option"):
+        build_hourglass("tiny", stack=2)
+
+
+def test_save_load_bit_for_bit(tmp_path):
+    model = build_hourglass("tiny", num_joints=5)
+    x = np.random.default_rng(1).random((2, 32, 32, 3), dtype=np.float32)
+    model.save(tmp_path / "hg.keras")
+    loaded = keras.saving.load_model(tmp_path / "hg.keras")
+    for a, b in zip(loaded(x, training=False), model(x, training=False)):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert loaded.outputs[-1].shape[-1] == 5
