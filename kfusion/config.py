@@ -60,6 +60,7 @@ DEFAULTS = {
         "alpha_init": 0.1,
         "beta_init": None,  # middle of the network when None
         "alpha_squared": False,  # the authors' code squares alpha in the sigmoid
+        "init_from": None,  # a trained fusion .keras to fine-tune from (layers whose shapes match)
     },
     "lifting": {
         "units": 1024,

@@ -280,6 +280,9 @@ def mapping(source, target):
     Covers the ``target`` joints that have a counterpart in ``source``; ``dst_idx`` lists which.
     """
     src, dst = get(source), get(target)
+    if src.name == dst.name:
+        idx = np.arange(src.num_joints, dtype=np.int64)
+        return idx, idx.copy()
     table = _MAPPINGS.get((src.name, dst.name))
     if table is None:
         raise ValueError(f"no joint mapping from {src.name} to {dst.name}; "

@@ -69,3 +69,8 @@ def test_parts_resolve():
         for part in s.parts:
             for a, b in s.part_endpoints(part):
                 assert all(0 <= i < s.num_joints for i in a + b)
+
+
+def test_identity_mapping():
+    pose = np.random.default_rng(0).normal(size=(2, 14, 3))
+    np.testing.assert_array_equal(sk.convert(pose, "lsp14", "kth14"), pose)

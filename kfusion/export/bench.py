@@ -82,17 +82,16 @@ def stage_rows(model, repeats):
     hg, fu = _stage_models(model)
     rows = []
     rng = np.random.default_rng(0)
-    for name, sub in (("hourglass", hg), ("fusion (pruned)", fu)):
+    for name, sub in (("hourglass", hg), ("fusion", fu)):
         if sub is None:
             continue
-        shapes = [tuple(int(d) for d in t.shape[1:]) for t in sub.inputs]
-        call = tf.function(lambda *xs, sub=sub: sub(list(xs) if len(xs) > 1 else xs[0], training=False))
-        if len(shapes) == 2 and isinstance(sub.input, dict):
-            keys = list(sub.input.keys())
-            call = tf.function(lambda *xs, sub=sub, keys=keys: sub(dict(zip(keys, xs)), training=False))
+        spec = sub.input if isinstance(sub.input, dict) else {"x": sub.input}
+        call = tf.function(lambda xs, sub=sub, d=isinstance(sub.input, dict):
+                           sub(xs if d else xs["x"], training=False))
         for batch in (1, 32):
-            xs = [tf.constant(rng.random((batch, *s), dtype=np.float32)) for s in shapes]
-            t = time_calls(lambda _: call(*xs), None, repeats if batch == 1 else max(repeats // 4, 2))
+            xs = {k: tf.constant(rng.random((batch, *(int(v) for v in t.shape[1:])), dtype=np.float32))
+                  for k, t in spec.items()}
+            t = time_calls(lambda _: call(xs), None, repeats if batch == 1 else max(repeats // 4, 2))
             rows.append((name, batch, t * 1e3, batch / t))
     return rows
 

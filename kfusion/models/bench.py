@@ -112,8 +112,7 @@ def _sharp_middle(model):
 
 
 def run_bench(args):
-    import tensorflow as tf  # noqa: F401  (imported here: the CLI must not import TF at start-up)
-
+    # imported here: the CLI imports this module lazily, TensorFlow comes in with the models
     from kfusion.models.fusion import build_fusion_network, fusion_weights
     from kfusion.models.hourglass import build_hourglass
     from kfusion.models.pruning import fusion_point, prune

@@ -83,7 +83,8 @@ STREAMS = ("image", "heatmaps", "fusion")
 
 def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=None, alpha_init=0.1,
                          beta_init=None, penalty=5e3, alpha_squared=False, num_joints=17,
-                         num_heatmaps=16, input_size=None, blocks=None, seed=None, name=None):
+                         num_heatmaps=16, input_size=None, blocks=None, seed=None, name=None,
+                         output_scale=1000.0):
     """Build a fusion network (or a single-stream baseline) as a functional ``keras.Model``.
 
     Args:
@@ -99,6 +100,7 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
         blocks: a block spec replacing the preset's (the L - 1 hidden blocks of a data stream).
         seed: int seed of the initialisers and dropout (None: Keras' global RNG).
         name: model name (default ``fusion_{strategy}``).
+        output_scale: millimetres per unit of the output dense layer (1000: it predicts metres).
 
     Returns:
         ``keras.Model`` with inputs {"image": (B, S, S, 3), "heatmaps": (B, S, S, num_heatmaps)}
@@ -123,7 +125,8 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
         stream, x = ("image", image) if strategy == "image_only" else ("heatmaps", heatmaps)
         for l, block in enumerate(spec):
             x = _block(x, block, f"{stream}{l}", 1, _is_first_fc(spec, l), seeds)
-        x = _output_block(x, f"{stream}{num_blocks - 1}", out_units, _needs_flatten(spec), seeds)
+        x = _output_block(x, f"{stream}{num_blocks - 1}", out_units, _needs_flatten(spec), seeds,
+                          output_scale)
     else:
         weights_layer = _fusion_weights_layer(strategy, num_blocks, fusion_layer, alpha_init, beta_init,
                                               penalty, alpha_squared)
@@ -140,7 +143,7 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
                 img = _block(img, spec[l], f"image{l}", 1, first_fc, seeds)
                 hm = _block(hm, spec[l], f"heatmaps{l}", 1, first_fc, seeds)
             else:
-                x = _output_block(x, f"fusion{l}", out_units, _needs_flatten(spec), seeds)
+                x = _output_block(x, f"fusion{l}", out_units, _needs_flatten(spec), seeds, output_scale)
     pose = keras.layers.Reshape((int(num_joints), 3), name="pose_3d", dtype="float32")(x)
     return keras.Model({"image": image, "heatmaps": heatmaps}, pose, name=name or f"fusion_{strategy}")
 
@@ -277,8 +280,10 @@ def _block(x, block, prefix, width, first_fc, seeds):
     return x
 
 
-def _output_block(x, prefix, units, flatten, seeds):
+def _output_block(x, prefix, units, flatten, seeds, output_scale):
     if flatten:
         x = keras.layers.Flatten(name=f"{prefix}_flatten")(x)
-    return keras.layers.Dense(units, kernel_initializer=keras.initializers.HeUniform(seeds()),
-                              name=f"{prefix}_dense")(x)
+    x = keras.layers.Dense(units, kernel_initializer=keras.initializers.HeUniform(seeds()), name=f"{prefix}_dense")(x)
+    # The dense layer works in units of output_scale mm (metres by default): Adam's steps of ~lr then
+    # move the pose by millimetres, not micrometres; the function class is unchanged.
+    return keras.layers.Rescaling(output_scale, name=f"{prefix}_to_mm")(x)

@@ -12,7 +12,7 @@ PRESETS = {
 
 
 def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, blocks=None, dropout=None, *,
-                           preset="paper", seed=None, name="lifting_baseline"):
+                           preset="paper", seed=None, name="lifting_baseline", output_scale=1000.0):
     """Build the lifting baseline as a functional ``keras.Model``.
 
     Args:
@@ -21,6 +21,7 @@ def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, block
         units, blocks, dropout: width, residual blocks and dropout rate (None: the preset's).
         preset: "paper" (1024 units, 2 blocks, dropout 0.5), "cpu" (256 units) or "tiny".
         seed: int seed of the initialisers and dropout (None: Keras' global RNG).
+        output_scale: millimetres per unit of the output dense layer (1000: it predicts metres).
 
     Returns:
         ``keras.Model`` with input ``joints_2d`` (B, J2, 2) float32 (normalised crop coordinates,
@@ -64,5 +65,6 @@ def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, block
         x = keras.layers.Add(name=f"block{b}_add")([x, y])
     x = keras.layers.Dense(3 * int(num_joints_3d), kernel_initializer=keras.initializers.HeNormal(next_seed()),
                            name="out_dense")(x)
+    x = keras.layers.Rescaling(output_scale, name="out_to_mm")(x)  # the dense layer predicts metres
     pose = keras.layers.Reshape((int(num_joints_3d), 3), name="pose_3d", dtype="float32")(x)
     return keras.Model(joints, pose, name=name)

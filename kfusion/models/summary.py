@@ -37,7 +37,8 @@ def _describe(layer):
     out = tuple(layer.output.shape[1:])
     if isinstance(layer, keras.layers.Conv2D):
         k = "x".join(str(v) for v in layer.kernel_size)
-        return f"conv {k} {layer.input.shape[-1]}->{layer.filters} {out}"
+        stride = f" stride {layer.strides[0]}" if layer.strides[0] != 1 else ""
+        return f"conv {k}{stride} {layer.input.shape[-1]}->{layer.filters} {out}"
     if isinstance(layer, keras.layers.Dense):
         return f"fc {layer.input.shape[-1]}->{layer.units}"
     if isinstance(layer, keras.layers.MaxPooling2D):

@@ -75,7 +75,16 @@ def hourglass_dataset(cfg, split, *, training, output_names, repeat=False):
         sigma=cfg["hourglass"]["sigma"], augment=cfg["augment"] if training else None,
         seed=cfg["seed"], repeat=repeat)
     names = list(output_names)
-    return ds.map(lambda f, t: (f["image"], {n: t["heatmaps"] for n in names}))
+    ds = ds.map(lambda f, t: (f["image"], {n: t["heatmaps"] for n in names}))
+    if not repeat:  # tell Keras the epoch length (progress bar; no "ran out of data" warning)
+        import tensorflow as tf
+
+        from kfusion.data.records import read_manifest
+
+        count = int(read_manifest(cfg["data"]["records"])["splits"][split]["count"])
+        b = cfg["hourglass"]["batch_size"]
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count // b if training else -(-count // b)))
+    return ds
 
 
 def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None, profile=False):
@@ -238,15 +247,23 @@ def _random_crop_batch(x, rng, aug, size):
 
 
 def build_fusion_from_config(cfg, strategy_name=None):
+    """The fusion network of ``cfg`` (``fusion.init_from``: weights of matching layers loaded)."""
     from kfusion.models.fusion import build_fusion_network
 
     f = cfg["fusion"]
-    return build_fusion_network(
+    model = build_fusion_network(
         f["preset"], strategy_name or f["strategy"], fusion_layer=f["fusion_layer"],
         alpha_init=f["alpha_init"], beta_init=f["beta_init"], penalty=f["penalty"],
         alpha_squared=f["alpha_squared"], input_size=f["input_size"],
         num_joints=skeletons.get(cfg["data"]["skeleton"]).num_joints,
         num_heatmaps=skeletons.get(cfg["data"]["heatmap_skeleton"]).num_joints, seed=cfg["seed"])
+    if f["init_from"]:
+        path = Path(f["init_from"])
+        if not path.is_file():
+            raise KfusionError(f"fusion.init_from: {path} not found (expected a trained fusion .keras)")
+        # e.g. a Human3.6M model fine-tuned on HumanEva: the output layer (other J) starts anew
+        model.load_weights(str(path), skip_mismatch=True)
+    return model
 
 
 def _fit(model, train, val, run_dir, cfg, epochs, *, fusion_trace, verbose, profile=False):

@@ -65,6 +65,7 @@ def test_late_fusion_equals_hand_built_fuse_after_last_data_block():
     feat_i = keras.Model(img.input, img.get_layer(f"image{L - 2}_relu").output)(x, training=False)
     feat_h = keras.Model(hm.input, hm.get_layer(f"heatmaps{L - 2}_relu").output)(x, training=False)
     out = model.get_layer(f"fusion{L - 1}_dense")(tf.concat([feat_i, feat_h], axis=-1))
+    out = model.get_layer(f"fusion{L - 1}_to_mm")(out)
     expected = model.get_layer("pose_3d")(out).numpy()
     np.testing.assert_allclose(model(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-4)
     # the fusion stream's hidden blocks are dead: perturbing them changes nothing

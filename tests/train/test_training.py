@@ -110,3 +110,18 @@ def test_shipped_configs_validate():
     assert files
     for f in files:
         config_mod.load(f)
+
+
+def test_init_from_loads_matching_layers(tmp_path, tiny_cache):
+    train, val = tiny_cache
+    cfg = tiny_config(tmp_path, epochs=1)
+    trained = trainer.train_fusion(cfg, train, val, tmp_path / "a", verbose=0)
+    cfg2 = config_mod.override(cfg, "fusion.init_from", str(tmp_path / "a" / "model.keras"))
+    cfg2 = config_mod.override(cfg2, "seed", 1)
+    warm = trainer.build_fusion_from_config(cfg2)
+    cold = trainer.build_fusion_from_config(config_mod.override(cfg, "seed", 1))
+    for a, b, c in zip(trained.weights, warm.weights, cold.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert any(not np.array_equal(a.numpy(), c.numpy()) for a, c in zip(trained.weights, cold.weights))
+    with pytest.raises(KfusionError, match="init_from"):
+        trainer.build_fusion_from_config(config_mod.override(cfg, "fusion.init_from", str(tmp_path / "none.keras")))
