@@ -60,6 +60,7 @@ DEFAULTS = {
         "alpha_init": 0.1,
         "beta_init": None,  # middle of the network when None
         "alpha_squared": False,  # the authors' code squares alpha in the sigmoid
+        "fusion_rate": 1.0,  # alpha and beta learn this many times faster than the weights (1: the paper)
         "init_from": None,  # a trained fusion .keras to fine-tune from (layers whose shapes match)
     },
     "lifting": {

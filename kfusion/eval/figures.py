@@ -80,8 +80,9 @@ def fusion_trace_figure(traces, path):
             if all(r.get(key) is not None for r in records):
                 ax.plot(epochs, [r[key] for r in records], label=key)
         ax.set_xlabel("epoch")
-        ax.set_title(f"{label}: alpha and beta")
-        ax.legend()
+        ax.set_title(f"{label}: alpha and beta" if ax.lines else f"{label}: no alpha, beta (free weights)")
+        if ax.lines:
+            ax.legend()
         ax = axes[row, 1]
         w = np.array([r["weights"] for r in records])
         im = ax.imshow(w.T, aspect="auto", origin="lower", vmin=0, vmax=1, cmap="viridis",

@@ -15,7 +15,11 @@ POSE_MEAN_LABEL = "Per-pose mean"
 
 
 def _fmt(value):
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))  # counts (parameters, poses) print whole
+    return f"{value:.2f}"
 
 
 def _markdown(header, rows):
@@ -122,6 +126,12 @@ def per_action_table(errors, actions, action_order=None, subjects=None):
                  pose_mean=pose_mean, counts=counts, per_subject=per_subject)
 
 
+def _number(value):
+    if value is None or isinstance(value, (int, np.integer)):
+        return value
+    return float(value)
+
+
 def comparison_table(rows, columns=None, row_label="Method"):
     """Markdown table of methods against metrics (the paper's Table 5 style).
 
@@ -132,6 +142,6 @@ def comparison_table(rows, columns=None, row_label="Method"):
     """
     if columns is None:
         columns = list(dict.fromkeys(m for metrics in rows.values() for m in metrics))
-    body = [[str(method), *(_fmt(None if metrics.get(c) is None else float(metrics[c])) for c in columns)]
+    body = [[str(method), *(_fmt(_number(metrics.get(c))) for c in columns)]
             for method, metrics in rows.items()]
     return _markdown([row_label, *map(str, columns)], body)

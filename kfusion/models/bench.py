@@ -107,8 +107,8 @@ def _measure(names, models, repeats, peak, batch=32, train=False, notes=None):
 def _sharp_middle(model):
     """Set alpha = 50 and beta = L/2 + 0.6 so that the fusion weights are binary (fusion at L/2)."""
     layer = model.get_layer("fusion_weights")
-    layer.alpha.assign(50.0)
-    layer.beta.assign(layer.num_weights / 2 + 0.6)
+    layer.alpha.assign(50.0 / layer.rate)
+    layer.beta.assign((layer.num_weights / 2 + 0.6) / layer.rate)
 
 
 def run_bench(args):

@@ -35,13 +35,17 @@ class FusionWeights(keras.layers.Layer):
         penalty: lambda of Eq. 4 (5e3 with the data loss in mm^2 as
             ``0.5 * mean_batch sum (y_hat - y)^2``); 0 disables the loss.
         alpha_squared: use ``sigmoid(alpha^2 (l - beta))`` (the authors' code).
+        rate: the variables hold ``alpha / rate`` and ``beta / rate`` (and the free logits / rate),
+            so an optimiser whose step is about its learning rate in every variable (Adam) moves
+            alpha and beta ``rate`` times faster than the network's weights. 1 is the paper; a
+            short CPU training needs more to reach the sharp fusion the penalty asks for.
 
     Call: ``layer(x)`` with any tensor ``x`` (only ties the layer into the graph); returns the
     weights, shape (L,), in the layer's compute dtype.
     """
 
     def __init__(self, num_weights, mode="trainable", alpha_init=0.1, beta_init=0.0, penalty=5e3,
-                 alpha_squared=False, **kwargs):
+                 alpha_squared=False, rate=1.0, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"FusionWeights: mode is {mode!r}; expected one of {list(MODES)}")
@@ -55,15 +59,18 @@ class FusionWeights(keras.layers.Layer):
         self.beta_init = float(beta_init)
         self.penalty = float(penalty)
         self.alpha_squared = bool(alpha_squared)
+        self.rate = float(rate)
+        if self.rate <= 0:
+            raise ValueError(f"FusionWeights: rate is {rate}; expected > 0")
 
     def build(self, input_shape=None):
         if self.mode == "trainable":
             self.alpha = self.add_weight(name="alpha", shape=(), dtype="float32", autocast=False,
-                                         initializer=keras.initializers.Constant(self.alpha_init))
+                                         initializer=keras.initializers.Constant(self.alpha_init / self.rate))
             self.beta = self.add_weight(name="beta", shape=(), dtype="float32", autocast=False,
-                                        initializer=keras.initializers.Constant(self.beta_init))
+                                        initializer=keras.initializers.Constant(self.beta_init / self.rate))
         elif self.mode == "free":
-            logits = [self.alpha_init * (l - self.beta_init) for l in range(self.num_weights)]
+            logits = [self.alpha_init * (l - self.beta_init) / self.rate for l in range(self.num_weights)]
             self.logits = self.add_weight(name="logits", shape=(self.num_weights,), dtype="float32",
                                           autocast=False, initializer=keras.initializers.Constant(logits))
         self.built = True
@@ -74,14 +81,22 @@ class FusionWeights(keras.layers.Layer):
         if self.mode == "fixed":
             return ops.cast(ops.greater(layers, self.beta_init), "float32")
         if self.mode == "free":
-            return ops.sigmoid(ops.convert_to_tensor(self.logits))
-        alpha = ops.convert_to_tensor(self.alpha)
+            return ops.sigmoid(self.rate * ops.convert_to_tensor(self.logits))
+        alpha = self.alpha_value()
         slope = alpha * alpha if self.alpha_squared else alpha
-        return ops.sigmoid(slope * (layers - ops.convert_to_tensor(self.beta)))
+        return ops.sigmoid(slope * (layers - self.beta_value()))
+
+    def alpha_value(self):
+        """alpha (float32 scalar tensor): the variable ``alpha`` times ``rate``."""
+        return self.rate * ops.convert_to_tensor(self.alpha)
+
+    def beta_value(self):
+        """beta (float32 scalar tensor): the variable ``beta`` times ``rate``."""
+        return self.rate * ops.convert_to_tensor(self.beta)
 
     def penalty_loss(self):
         """``penalty / alpha^2`` as a float32 scalar (mode "trainable" only)."""
-        alpha = ops.convert_to_tensor(self.alpha)
+        alpha = self.alpha_value()
         return self.penalty / (alpha * alpha)
 
     def call(self, inputs):
@@ -95,7 +110,8 @@ class FusionWeights(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(num_weights=self.num_weights, mode=self.mode, alpha_init=self.alpha_init,
-                      beta_init=self.beta_init, penalty=self.penalty, alpha_squared=self.alpha_squared)
+                      beta_init=self.beta_init, penalty=self.penalty, alpha_squared=self.alpha_squared,
+                      rate=self.rate)
         return config
 
 

@@ -31,7 +31,23 @@ def fusion_point(weights, tol=1e-3):
     return max(zeros) if zeros else 0
 
 
-def prune(model, tol=1e-3):
+def snapped_fusion_point(model):
+    """The fusion layer b of the indicator ``w_l = 1[l > beta]`` that the sigmoid approximates.
+
+    For a trainable model this is the alpha -> infinity limit of Eq. 3 (``b = floor(beta)``
+    clipped to [0, L-1], the last block whose weight is 0); for fixed models it is their own b.
+    """
+    state = fusion_weights(model)
+    num_blocks = len(state["weights"])
+    if state["beta"] is None:  # free weights: no beta; round each weight instead
+        rounded = [1.0 if w >= 0.5 else 0.0 for w in state["weights"]]
+        return fusion_point(rounded, tol=0.0)
+    import math
+
+    return int(min(max(math.floor(float(state["beta"])), 0), num_blocks - 1))
+
+
+def prune(model, tol=1e-3, snap=False):
     """The compact test-time network of a fusion network with near-binary fusion weights.
 
     Args:
@@ -39,6 +55,9 @@ def prune(model, tol=1e-3):
             free) whose weights ``w_1 .. w_(L-1)`` are each within ``tol`` of 0 or 1 and monotone.
         tol: how close to 0 or 1 a weight must be; the output differs from the unpruned one by
             at most about ``tol`` times the size of the dropped features.
+        snap: instead of checking the weights, replace them by the indicator they approximate
+            (``snapped_fusion_point``): the network of the alpha -> infinity limit, whose output
+            may differ from the unpruned one where the weights were not yet binary.
 
     Returns:
         a new ``keras.Model`` (name ``{model.name}_pruned``) with the same inputs {"image",
@@ -54,7 +73,7 @@ def prune(model, tol=1e-3):
         raise ValueError(f"prune: model {model.name!r} has no FusionWeights layer; only fusion networks "
                          "(strategies trainable, fixed, early, late, free) can be pruned")
     weights = fusion_weights(model)["weights"]
-    b = fusion_point(weights, tol)
+    b = snapped_fusion_point(model) if snap else fusion_point(weights, tol)
     num_blocks = len(weights)
     layers = list(model.layers)
     copies = []

@@ -194,3 +194,26 @@ def test_presets_build_and_bad_specs_are_refused():
         build_fusion_network("tiny", input_size=6)
     with pytest.raises(ValueError, match="conv after an fc"):
         build_fusion_network("tiny", blocks=[{"kind": "fc", "units": 4}, {"kind": "conv", "kernel": 1, "filters": 2}])
+
+
+def test_fusion_rate_keeps_the_function_and_speeds_up_alpha_and_beta():
+    import keras
+
+    from kfusion.models.fusion import fusion_weights
+
+    x = {"image": np.random.default_rng(0).random((4, 20, 20, 3), dtype=np.float32),
+         "heatmaps": np.random.default_rng(1).random((4, 20, 20, 16), dtype=np.float32)}
+    y = np.random.default_rng(2).normal(size=(4, 17, 3)).astype(np.float32) * 300
+    moved = {}
+    for rate in (1.0, 10.0):
+        model = build_fusion_network("tiny", "trainable", seed=0, fusion_rate=rate)
+        before = fusion_weights(model)
+        assert before["alpha"] == pytest.approx(0.1) and before["beta"] == pytest.approx(3.1)
+        model(x)
+        assert float(model.losses[0]) == pytest.approx(5e3 / 0.01, rel=1e-5)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.train_on_batch(x, y)
+        after = fusion_weights(model)
+        moved[rate] = (abs(after["alpha"] - before["alpha"]), abs(after["beta"] - before["beta"]))
+    assert moved[10.0][0] == pytest.approx(10 * moved[1.0][0], rel=1e-3)
+    assert moved[10.0][1] == pytest.approx(10 * moved[1.0][1], rel=1e-2)

@@ -81,3 +81,21 @@ def test_pruned_model_of_free_weights():
     x = _inputs()
     np.testing.assert_allclose(pruned(x, training=False).numpy(), model(x, training=False).numpy(),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_snap_prunes_soft_weights_at_floor_beta():
+    from kfusion.models.pruning import snapped_fusion_point
+
+    model = build_fusion_network("tiny", "trainable", seed=0)  # alpha 0.1: soft weights
+    with pytest.raises(ValueError, match="not within"):
+        prune(model)
+    layer = model.get_layer("fusion_weights")
+    for beta, b in ((1.7, 1), (2.0, 2), (-0.5, 0), (9.0, 4)):  # L = 5 blocks
+        layer.beta.assign(beta)
+        assert snapped_fusion_point(model) == b
+    layer.beta.assign(1.5)
+    layer.alpha.assign(60.0)  # now the weights are the indicator: snapped == checked pruning
+    x = {"image": np.random.default_rng(0).random((2, 20, 20, 3), dtype=np.float32),
+         "heatmaps": np.random.default_rng(1).random((2, 20, 20, 16), dtype=np.float32)}
+    np.testing.assert_allclose(prune(model, snap=True)(x), prune(model)(x), rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(prune(model, snap=True)(x), model(x), rtol=1e-5, atol=1e-3)
