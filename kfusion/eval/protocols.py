@@ -138,3 +138,28 @@ def kth_table(pred, gt, *, skeleton="lsp14", alpha=0.5, method="kfusion"):
                       [[label, _fmt(pcp[label], 1), _fmt(pcp_strict[label], 1)] for _, label in KTH_PARTS]))
     return {"rows": [label for _, label in KTH_PARTS], "pcp": pcp, "pcp_strict": pcp_strict, "alpha": alpha,
             "num_poses": int(len(pred)), "markdown": md}
+
+
+def write_protocol_report(protocol, pred, gt, meta, out_dir, method="kfusion"):
+    """The tables of one protocol (``h36m``, ``humaneva`` or ``kth``) as ``evaluation.md``/``.json``.
+
+    ``pred``, ``gt`` (N, J, 3) mm; ``meta`` holds (N,) ``action`` and ``subject`` labels.
+    Returns the markdown.
+    """
+    from pathlib import Path
+
+    from kfusion.io import write_json, write_text
+
+    if protocol == "h36m":
+        result = h36m_tables(pred, gt, meta["action"], meta["subject"], method=method)
+    elif protocol == "humaneva":
+        result = humaneva_table(pred, gt, meta["subject"], meta["action"], method=method)
+    elif protocol == "kth":
+        result = kth_table(pred, gt, method=method)
+    else:
+        raise ValueError(f"protocol is {protocol!r}; expected h36m, humaneva or kth")
+    out_dir = Path(out_dir)
+    md = f"# kfusion evaluate: protocol {protocol}\n\n{result['markdown']}\n"
+    write_text(out_dir / "evaluation.md", md)
+    write_json(out_dir / "evaluation.json", {k: v for k, v in result.items() if k != "markdown"})
+    return md

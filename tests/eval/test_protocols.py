@@ -80,3 +80,22 @@ def test_kth_table_pcp_both_forms():
 def test_label_count_mismatch_is_an_error():
     with pytest.raises(ValueError, match="one per pose"):
         protocols.h36m_tables(_poses(2, 17), _poses(2, 17), ["Eating"])
+
+
+def test_write_protocol_report_each_protocol(tmp_path):
+    import json
+
+    import numpy as np
+
+    from kfusion.eval.protocols import write_protocol_report
+
+    rng = np.random.default_rng(0)
+    gt17 = rng.normal(scale=300, size=(6, 17, 3))
+    meta = {"action": np.array(["Walking", "Eating"] * 3), "subject": np.array(["S9", "S11"] * 3)}
+    md = write_protocol_report("h36m", gt17 + 10.0 * (np.arange(17) > 0)[:, None], gt17, meta, tmp_path / "a")
+    assert "Walking" in md and json.loads((tmp_path / "a" / "evaluation.json").read_text())
+    gt14 = rng.normal(scale=300, size=(4, 14, 3))
+    md = write_protocol_report("kth", gt14, gt14, {"action": ["x"] * 4, "subject": ["P2"] * 4}, tmp_path / "b")
+    assert "100" in md
+    with pytest.raises(ValueError, match="expected h36m, humaneva or kth"):
+        write_protocol_report("lsp", gt14, gt14, meta, tmp_path / "c")
