@@ -189,6 +189,8 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
             model = _load_or_train(run_dir, lambda: trainer.train_fusion(
                 cfg, train_cache, test_cache, run_dir, strategy_name=strategy, verbose=verbose))
         kind = "lifting" if strategy == "lifting" else "fusion"
+        if strategy == "trainable" and not (run_dir / "end_to_end.keras").is_file():
+            driver.save_end_to_end(hg_dir / "model.keras", model, run_dir)  # for `kfusion export`
         pred = trainer.predict_poses(model, test_cache, cfg, kind=kind)
         errors = evaluate.pose_metrics(pred, test_cache.pose_3d)
         results[label] = {k: float(np.mean(v)) for k, v in errors.items()}

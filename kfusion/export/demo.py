@@ -13,6 +13,7 @@ from kfusion.errors import KfusionError
 from kfusion.io import read_json, write_json, write_text
 
 DEMO_SEED = 12345
+RENDER_SIZE = 128  # the synthetic benchmark's crop size (configs/synthetic.yaml data.image_size)
 
 
 def photos_dir():
@@ -36,6 +37,7 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     log = log or sys.stderr
     import kfusion
     from kfusion.data.synthetic import iter_samples
+    from kfusion.geometry import crop_image
     from kfusion.eval.evaluate import summarize
     from kfusion.eval.figures import _plt, draw_skeleton_3d, save_figure
     from kfusion.export.estimator import read_image
@@ -45,8 +47,9 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     out = Path(out)
     est = kfusion.load(model, backend=backend)
     print(f"kfusion demo: model {est.source} ({est.backend}, input {est.input_size} px)", file=log)
-    samples = list(iter_samples("test", num, seed=DEMO_SEED, image_size=est.input_size, workers=1))
-    crops = np.stack([s["image"] for s in samples])
+    # rendered at the benchmark's 128 px and resized like the training records, not at the model size
+    samples = list(iter_samples("test", num, seed=DEMO_SEED, image_size=RENDER_SIZE, workers=1))
+    crops = np.stack([crop_image(s["image"], (0.0, 0.0, float(RENDER_SIZE)), est.input_size) for s in samples])
     gt = np.stack([s["joints_3d"] - s["joints_3d"][:1] for s in samples]).astype(np.float32)
     actions = [str(s["action"]) for s in samples]
     t1 = time.perf_counter()

@@ -17,6 +17,16 @@ def load_hourglass(path):
     return load_model(path)
 
 
+def save_end_to_end(hourglass_path, fusion, out_dir):
+    """Save ``out_dir/end_to_end.keras``: the deployable model (uint8 crop -> pose_3d, pose_2d,
+    confidence) of the hourglass and a trained fusion network, which ``kfusion export`` takes."""
+    from kfusion.models.end_to_end import build_end_to_end
+
+    path = Path(out_dir) / "end_to_end.keras"
+    trainer.save_model(build_end_to_end(load_hourglass(hourglass_path), fusion), path)
+    return path
+
+
 def caches(cfg, run_dir, hourglass_path, splits):
     """HeatmapCaches for ``splits``, computed once per hourglass and kept in ``run_dir/cache``."""
     hourglass_path = Path(hourglass_path)
@@ -61,10 +71,7 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
         out = run_dir / f"fusion-{cfg['fusion']['strategy']}"
         fusion = trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs,
                                       profile=profile)
-        from kfusion.models.end_to_end import build_end_to_end
-
-        # The deployable model (uint8 crop -> pose_3d, pose_2d, confidence): what `kfusion export` takes.
-        trainer.save_model(build_end_to_end(load_hourglass(hourglass), fusion), out / "end_to_end.keras")
+        save_end_to_end(hourglass, fusion, out)
     elif stage == "lifting":
         out = run_dir / "lifting"
         trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)

@@ -11,6 +11,7 @@ Run folders: ``<run>/hourglass/``, ``<run>/cache/{split}.npz``, ``<run>/fusion-<
 """
 import json
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from kfusion import skeletons
 from kfusion.errors import KfusionError
 from kfusion.io import atomic_path, load_npz, write_json
 
+
+# Keras warns on every fit over a tf.data.Dataset that its shuffle flag is ignored: ours shuffle.
+warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
 
 # ----------------------------------------------------------------------------- distribution
 def configure_logical_cpus(n):
