@@ -47,9 +47,10 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    from kfusion import logfilter
+    if argv is None:  # the real command line, not a call from Python (tests, notebooks)
+        from kfusion import logfilter
 
-    logfilter.install()
+        logfilter.install()
     try:
         return int(args._module.run(args) or 0)
     except KfusionError as e:
