@@ -21,12 +21,9 @@ def load_keras_or_saved(path):
     if path.suffix == ".keras":
         if not path.is_file():
             raise KfusionError(f"{path}: model file not found (expected a .keras file)")
-        import keras
+        from kfusion.models import load_model
 
-        from kfusion.models.end_to_end import register_layers
-
-        register_layers()  # kfusion's custom layers
-        return keras.saving.load_model(str(path), safe_mode=True)
+        return load_model(path)  # kfusion's layers registered; safe_mode
     saved = find_saved_model(path)
     import tensorflow as tf
 

@@ -3,6 +3,7 @@ import platform
 from pathlib import Path
 
 from kfusion import __version__, skeletons
+from kfusion.errors import KfusionError
 from kfusion.io import read_json, write_text
 
 CMU_CREDIT = ("The motion capture data used to render the synthetic training images is from the CMU "
@@ -37,6 +38,17 @@ def _size(path):
     return path.stat().st_size
 
 
+def _split_counts(records):
+    """'8000 train / 1000 test' from a records manifest, or a note when it cannot be read."""
+    from kfusion.data.records import read_manifest
+
+    try:
+        splits = read_manifest(records)["splits"]
+    except (KfusionError, OSError, TypeError, KeyError):
+        return "sample counts not readable here"
+    return " / ".join(f"{v['count']} {k}" for k, v in splits.items())
+
+
 def model_card(name, info, *, source, files, parity=None, speeds=None, results_path=None,
                config_path=None):
     """Markdown text of the model card.
@@ -50,7 +62,9 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
              "Monocular 3D human pose from one RGB crop: a stacked hourglass predicts 2D joint "
              "confidence maps, and a fusion network (Tekin et al., *Learning to Fuse 2D and 3D Image "
              "Cues for Monocular Body Pose Estimation*, ICCV 2017) fuses them with image features at a "
-             "learnt depth; the test-time network is the pruned one.", "",
+             "learnt depth. " + ("The test-time fusion network is the pruned one (Sec. 3.1)." if info.get("fusion_pruned")
+                                  else "The fusion network is unpruned: its fusion weights were not binary "
+                                       "enough to prune exactly."), "",
              f"Exported by kfusion {__version__} from `{source}`.", "",
              "## Inputs and outputs", "",
              f"- input `image`: uint8 (N, {info['input_size']}, {info['input_size']}, 3), RGB, a square crop "
@@ -72,9 +86,14 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
     if config_path:
         cfg = read_json(config_path)
         d = cfg.get("data", {})
-        lines += [f"Config (`{config_path}`): source `{d.get('source')}`, {d.get('num_train')} training / "
-                  f"{d.get('num_test')} test samples, hourglass preset `{cfg.get('hourglass', {}).get('preset')}`, "
-                  f"fusion preset `{cfg.get('fusion', {}).get('preset')}` strategy "
+        hg_config = Path(config_path).parent.parent / "hourglass" / "config.json"
+        if hg_config.is_file():  # the hourglass stage's own config says how long it trained
+            cfg = {**cfg, "hourglass": read_json(hg_config).get("hourglass", {})}
+        lines += [f"Config (`{config_path}`): source `{d.get('source')}`, records `{d.get('records')}` "
+                  f"({_split_counts(d.get('records'))}), hourglass preset `{cfg.get('hourglass', {}).get('preset')}` "
+                  f"({cfg.get('hourglass', {}).get('epochs')} epochs), "
+                  f"fusion preset `{cfg.get('fusion', {}).get('preset')}` ({cfg.get('fusion', {}).get('epochs')} "
+                  "epochs) strategy "
                   f"`{cfg.get('fusion', {}).get('strategy')}`, seed {cfg.get('seed')}.", ""]
     lines += ["## Measured errors", ""]
     if results_path:

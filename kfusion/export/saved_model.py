@@ -40,14 +40,11 @@ def find_end_to_end(path):
 
 def load_end_to_end(path):
     """Load an end-to-end ``.keras`` (Keras safe mode: no lambdas or arbitrary code)."""
-    import keras
+    from kfusion.models import load_model
 
-    from kfusion.models.end_to_end import register_layers
-
-    register_layers()
     path = find_end_to_end(path)
     try:
-        model = keras.saving.load_model(str(path), safe_mode=True)
+        model = load_model(path)
     except ValueError as e:
         raise KfusionError(f"{path}: refused or unreadable .keras ({str(e).splitlines()[0]})") from None
     check_end_to_end(model, path)
@@ -69,6 +66,8 @@ def check_end_to_end(model, origin="model"):
 
 def model_info(model):
     """Sizes and skeletons of an end-to-end model (what ``kfusion.json`` records)."""
+    import keras
+
     out = model.output
     size = int(model.inputs[0].shape[1])
     num_3d, num_2d = int(out["pose_3d"].shape[1]), int(out["pose_2d"].shape[1])
@@ -76,6 +75,10 @@ def model_info(model):
             "heatmap_size": int(out["heatmaps"].shape[1]) if "heatmaps" in out else None,
             "skeleton_3d": _skeleton_for(num_3d, "h36m17"), "skeleton_2d": _skeleton_for(num_2d, "mpii16"),
             "outputs": sorted(out)}
+    # the 3D network inside: a fusion network (pruned or not) or the lifting baseline
+    inner = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
+    info["networks"] = inner
+    info["fusion_pruned"] = any(n.endswith("_pruned") for n in inner)
     info["joints_3d"] = _joint_names(info["skeleton_3d"], num_3d)
     info["joints_2d"] = _joint_names(info["skeleton_2d"], num_2d)
     return info

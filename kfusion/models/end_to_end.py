@@ -16,7 +16,6 @@ The resizes reproduce the training pipeline exactly (``kfusion.train.trainer.pre
 maps). The antialiased resize is written as two matrix products so that TFLite converts it with
 builtin ops (TF's ``ScaleAndTranslate`` kernel has no TFLite counterpart).
 """
-import importlib
 import warnings
 
 import keras
@@ -25,19 +24,6 @@ import numpy as np
 from kfusion.heatmaps import decode_heatmaps_tf
 
 OUTPUTS = ("pose_3d", "pose_2d", "confidence", "heatmaps")
-
-# Modules whose registered layers an end-to-end model may hold (imported before loading one).
-_LAYER_MODULES = ("fusion_layer", "fusion", "hourglass", "lifting", "pruning")
-
-
-def register_layers():
-    """Import every kfusion module that registers Keras layers, so ``load_model`` finds them."""
-    for name in _LAYER_MODULES:
-        try:
-            importlib.import_module(f"kfusion.models.{name}")
-        except ImportError:  # a model family not built in this checkout cannot be in the file either
-            pass
-
 
 def antialias_resize_matrix(n_in, n_out):
     """(n_out, n_in) float32 matrix of a 1D ``tf.image.resize(..., antialias=True)`` (bilinear).

@@ -23,8 +23,19 @@ def save_end_to_end(hourglass_path, fusion, out_dir):
     from kfusion.models.end_to_end import build_end_to_end
 
     path = Path(out_dir) / "end_to_end.keras"
-    trainer.save_model(build_end_to_end(load_hourglass(hourglass_path), fusion), path)
+    trainer.save_model(build_end_to_end(load_hourglass(hourglass_path), _uncompiled(fusion)), path)
     return path
+
+
+def _uncompiled(model):
+    """A copy without the training set-up, so the deployable file needs no kfusion loss to load."""
+    import keras
+
+    if not getattr(model, "compiled", False):
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def caches(cfg, run_dir, hourglass_path, splits):
@@ -62,6 +73,7 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
                                          profile=profile, verbose=verbose)
     if stage == "hourglass":
         out = run_dir / "hourglass"
+        write_json(out / "config.json", cfg)  # each stage keeps the config it was trained with
         trainer.train_hourglass(cfg, out, verbose=verbose, epochs=epochs, profile=profile)
         return out
     hourglass = Path(hourglass or run_dir / "hourglass" / "model.keras")
@@ -69,11 +81,13 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
     train_cache, val_cache = c[cfg["data"]["train_split"]], c[cfg["data"]["val_split"]]
     if stage == "fusion":
         out = run_dir / f"fusion-{cfg['fusion']['strategy']}"
+        write_json(out / "config.json", cfg)
         fusion = trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs,
                                       profile=profile)
         save_end_to_end(hourglass, fusion, out)
     elif stage == "lifting":
         out = run_dir / "lifting"
+        write_json(out / "config.json", cfg)
         trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)
     else:
         raise KfusionError(f"unknown stage {stage!r}; expected hourglass, fusion or lifting")
