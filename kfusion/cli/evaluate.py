@@ -27,7 +27,11 @@ def run(args):
                                               limit=args.limit)
     out_dir = Path(args.out or Path(args.model).parent)
     if args.protocol == "synthetic":
-        summary, table = evaluate.summarize(pred, gt, meta["action"], meta["subject"])
+        from kfusion import skeletons
+        from kfusion.data.records import read_manifest
+
+        root = skeletons.get(read_manifest(args.data)["skeleton"]).root
+        summary, table = evaluate.summarize(pred, gt, meta["action"], meta["subject"], root=root)
         md = evaluate.write_report(summary, table, out_dir, title=f"kfusion evaluate: {args.data} ({args.split})")
     else:
         from kfusion.eval import protocols

@@ -8,13 +8,14 @@ from kfusion.eval.tables import per_action_table
 from kfusion.io import write_json, write_text
 
 
-def pose_metrics(pred, gt):
+def pose_metrics(pred, gt, root=0):
     """Per-pose errors of (N, J, 3) mm predictions: dict name -> (N,).
 
     ``mpjpe`` and ``pa_mpjpe`` in mm (Protocols 1 and 2), ``pck3d`` (150 mm) and ``auc3d`` in %.
-    Predictions and targets are compared root-aligned (the root joint subtracted from both).
+    Predictions and targets are compared root-aligned on joint ``root`` (the skeleton's root:
+    0 for h36m17, ``kfusion.skeletons.get(name).root`` in general).
     """
-    pred = metrics.root_align(pred, gt)  # pred translated onto gt's root (gt unchanged)
+    pred = metrics.root_align(pred, gt, root=root)  # pred translated onto gt's root (gt unchanged)
     return {
         "mpjpe": metrics.mpjpe(pred, gt),
         "pa_mpjpe": metrics.pa_mpjpe(pred, gt),
@@ -23,9 +24,9 @@ def pose_metrics(pred, gt):
     }
 
 
-def summarize(pred, gt, actions, subjects=None):
-    """Overall means and the per-action table. Returns (summary dict, Table)."""
-    errors = pose_metrics(pred, gt)
+def summarize(pred, gt, actions, subjects=None, root=0):
+    """Overall means and the per-action table (``root``: see ``pose_metrics``). Returns (summary, Table)."""
+    errors = pose_metrics(pred, gt, root=root)
     table = per_action_table(errors, np.asarray(actions).astype(str), subjects=subjects)
     overall = {k: float(np.mean(v)) for k, v in errors.items()}
     summary = {"count": int(len(gt)), "overall": overall, "per_action": table.as_dict()}
@@ -58,10 +59,13 @@ def predict_records(model, data_dir, split, *, batch_size=32, input_size=None, l
     import tensorflow as tf
 
     from kfusion.data.pipeline import make_dataset
+    from kfusion.data.records import read_manifest
 
     size = input_size or int(model.inputs[0].shape[1])
+    # only pose_3d is compared: heatmap targets in the records' own skeleton need no joint mapping
+    skeleton = read_manifest(data_dir)["skeleton"]
     ds = make_dataset(data_dir, split, batch_size=batch_size, training=False, input_size=size,
-                      heatmap_size=max(size // 4, 1), with_meta=True)
+                      heatmap_size=max(size // 4, 1), heatmap_skeleton=skeleton, with_meta=True)
     call = tf.function(lambda x: model(x, training=False))
     preds, gts, meta = [], [], {"action": [], "subject": [], "frame": []}
     seen = 0
