@@ -316,11 +316,17 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy, strategy_nam
         evaluate_fn=evaluate_fn, fusion_trace=True, checkpoint_every=cfg["train"]["checkpoint_every"],
         jit_compile=cfg["train"]["jit_compile"], profile=profile, verbose=verbose)
     if is_chief:
-        _save_plain_copy(model, build, run_dir / "model.keras")
-        write_json(run_dir / "train_summary.json", {
-            "seconds": time.perf_counter() - t0, "epochs": epochs, "workers": num_workers,
-            "replicas": strategy.num_replicas_in_sync, "history": history})
+        _write_outputs(model, build, run_dir, strategy, history, seconds=time.perf_counter() - t0,
+                       epochs=epochs, workers=num_workers)
     return model
+
+
+def _write_outputs(model, build, run_dir, strategy, history, *, seconds, epochs, workers):
+    """The chief's outputs, as the fit path writes them: ``model.keras`` and ``train_summary.json``."""
+    _save_plain_copy(model, build, run_dir / "model.keras")
+    write_json(run_dir / "train_summary.json", {
+        "seconds": seconds, "epochs": epochs, "workers": workers,
+        "replicas": strategy.num_replicas_in_sync, "history": history})
 
 
 def _slice_cache(cache, index, count):
@@ -426,10 +432,8 @@ def train_hourglass(cfg, run_dir, *, strategy, epochs=None, profile=False, verbo
         checkpoint_every=cfg["train"]["checkpoint_every"], jit_compile=cfg["train"]["jit_compile"],
         profile=profile, verbose=verbose)
     if is_chief:
-        _save_plain_copy(model, build, run_dir / "model.keras")
-        write_json(run_dir / "train_summary.json", {
-            "seconds": time.perf_counter() - t0, "epochs": epochs, "workers": num_workers,
-            "replicas": strategy.num_replicas_in_sync, "history": history})
+        _write_outputs(model, build, run_dir, strategy, history, seconds=time.perf_counter() - t0,
+                       epochs=epochs, workers=num_workers)
     return model
 
 
