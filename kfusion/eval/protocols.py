@@ -20,6 +20,7 @@ from kfusion.data.h36m import SIX_ACTIONS as H36M_SIX_ACTIONS
 from kfusion.data.h36m import normalize_action as normalize_h36m_action
 from kfusion.data.humaneva import normalize_action as normalize_humaneva_action
 from kfusion.eval import metrics
+from kfusion.eval.tables import format_value, markdown_table
 
 KTH_PARTS = (("pelvis", "Pelvis"), ("torso", "Torso"), ("upper_arms", "Upper arms"),
              ("lower_arms", "Lower arms"), ("upper_legs", "Upper legs"), ("lower_legs", "Lower legs"),
@@ -34,16 +35,6 @@ def _check(pred, gt, labels):
         if len(lab) != len(pred):
             raise ValueError(f"{name} has {len(lab)} labels for {len(pred)} poses; expected one per pose")
     return pred, gt
-
-
-def _fmt(v, digits=2):
-    return "-" if v is None else f"{v:.{digits}f}"
-
-
-def _markdown(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _mean_or_none(values):
@@ -84,10 +75,10 @@ def h36m_tables(pred, gt, actions, subjects=None, *, root=0, allow_reflection=Fa
           "alignment": "similarity" + (" (reflections allowed)" if allow_reflection else " (proper rotation)")}
     missing = [a for a in H36M_ACTIONS if per1[a] is None]
     md = ("**Table 1 (Human3.6M, MPJPE mm)**\n\n"
-          + _markdown(["Method"] + t1["columns"],
-                      [[method] + [_fmt(per1[a]) for a in H36M_ACTIONS] + [_fmt(t1["avg_all"]), _fmt(t1["avg_6"])]])
+          + markdown_table(["Method"] + t1["columns"],
+                      [[method] + [format_value(per1[a]) for a in H36M_ACTIONS] + [format_value(t1["avg_all"]), format_value(t1["avg_6"])]])
           + "\n\n**Table 2 (Human3.6M, PA-MPJPE mm)**\n\n"
-          + _markdown(["Method", "3D Pose Error"], [[method, _fmt(t2["avg_all"])]]))
+          + markdown_table(["Method", "3D Pose Error"], [[method, format_value(t2["avg_all"])]]))
     if missing:
         md += f"\n\nActions without poses (averages cover the others): {', '.join(missing)}"
     return {"table1": t1, "table2": t2, "missing": missing, "num_poses": int(len(pred)),
@@ -114,8 +105,8 @@ def humaneva_table(pred, gt, subjects, actions, *, action="Walking", method="kfu
         errors[s] = float(err[m].mean()) if m.any() else None
     avg = _mean_or_none(errors.values())
     md = (f"**Table 3 (HumanEva-I, {action}, rigid-aligned error mm)**\n\n"
-          + _markdown(["Method", "S1", "S2", "S3", "Average"],
-                      [[method] + [_fmt(errors[s]) for s in ("S1", "S2", "S3")] + [_fmt(avg)]]))
+          + markdown_table(["Method", "S1", "S2", "S3", "Average"],
+                      [[method] + [format_value(errors[s]) for s in ("S1", "S2", "S3")] + [format_value(avg)]]))
     return {"columns": ["S1", "S2", "S3", "Average"], "action": action, "errors": errors, "average": avg,
             "counts": counts, "markdown": md}
 
@@ -134,8 +125,8 @@ def kth_table(pred, gt, *, skeleton="lsp14", alpha=0.5, method="kfusion"):
     pcp = {label: float(100 * mean_form[key].mean()) for key, label in KTH_PARTS}
     pcp_strict = {label: float(100 * strict[key].mean()) for key, label in KTH_PARTS}
     md = (f"**Table 4 (KTH Multiview Football II, 3D PCP %, alpha {alpha})**\n\n"
-          + _markdown(["Part", f"{method} (mean-endpoint)", f"{method} (strict)"],
-                      [[label, _fmt(pcp[label], 1), _fmt(pcp_strict[label], 1)] for _, label in KTH_PARTS]))
+          + markdown_table(["Part", f"{method} (mean-endpoint)", f"{method} (strict)"],
+                      [[label, format_value(pcp[label], 1), format_value(pcp_strict[label], 1)] for _, label in KTH_PARTS]))
     return {"rows": [label for _, label in KTH_PARTS], "pcp": pcp, "pcp_strict": pcp_strict, "alpha": alpha,
             "num_poses": int(len(pred)), "markdown": md}
 

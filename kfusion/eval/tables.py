@@ -14,15 +14,17 @@ AVERAGE_LABEL = "Avg. (All)"
 POSE_MEAN_LABEL = "Per-pose mean"
 
 
-def _fmt(value):
+def format_value(value, digits=2):
+    """A table cell: ``-`` for missing/NaN, whole numbers for counts, else ``digits`` decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))  # counts (parameters, poses) print whole
-    return f"{value:.2f}"
+    return f"{value:.{digits}f}"
 
 
-def _markdown(header, rows):
+def markdown_table(header, rows):
+    """Markdown table: ``header`` cells, then ``rows`` of cell strings (numbers right-aligned)."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
@@ -71,11 +73,11 @@ class Table:
         header = [row_label, *self.columns, AVERAGE_LABEL] + ([POSE_MEAN_LABEL] if include_pose_mean else [])
         body = []
         for r in self.rows:
-            cells = [_fmt(self.values[r][c]) for c in self.columns] + [_fmt(self.average[r])]
+            cells = [format_value(self.values[r][c]) for c in self.columns] + [format_value(self.average[r])]
             if include_pose_mean:
-                cells.append(_fmt(self.pose_mean[r]))
+                cells.append(format_value(self.pose_mean[r]))
             body.append([str(r), *cells])
-        return _markdown(header, body)
+        return markdown_table(header, body)
 
 
 def per_action_table(errors, actions, action_order=None, subjects=None):
@@ -142,6 +144,6 @@ def comparison_table(rows, columns=None, row_label="Method"):
     """
     if columns is None:
         columns = list(dict.fromkeys(m for metrics in rows.values() for m in metrics))
-    body = [[str(method), *(_fmt(_number(metrics.get(c))) for c in columns)]
+    body = [[str(method), *(format_value(_number(metrics.get(c))) for c in columns)]
             for method, metrics in rows.items()]
-    return _markdown([row_label, *map(str, columns)], body)
+    return markdown_table([row_label, *map(str, columns)], body)
