@@ -70,6 +70,7 @@ DEFAULTS = {
         "batch_size": 64,
         "epochs": 20,
         "learning_rate": 1e-3,
+        "schedule": "constant",  # constant | cosine (to 1 % of learning_rate over the run)
     },
     "train": {
         "strategy": "default",  # default | mirrored | multiworker
@@ -85,6 +86,7 @@ _ALLOWED_CHOICES = {
     ("data", "source"): ("synthetic", "h36m", "humaneva", "kth", "lsp", "mpii"),
     ("fusion", "strategy"): ("trainable", "fixed", "early", "late", "free", "image_only", "cm_only"),
     ("train", "strategy"): ("default", "mirrored", "multiworker"),
+    ("lifting", "schedule"): ("constant", "cosine"),
     ("train", "mixed_precision"): (None, "mixed_float16", "mixed_bfloat16"),
 }
 

@@ -8,7 +8,8 @@ PROTOCOLS = ("synthetic", "h36m", "humaneva", "kth")
 def add_arguments(parser):
     parser.add_argument("--model", required=True,
                         help="an end-to-end model: a .keras file (uint8 image -> pose_3d) or an exported folder")
-    parser.add_argument("--data", required=True, help="records folder (with manifest.json)")
+    parser.add_argument("--data", required=True, help="records folder (with manifest.json), or a pose-pair "
+                        "folder (kfusion prepare h36m without videos) for a lifting model")
     parser.add_argument("--split", default="test", help="which split to evaluate (default: test)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="synthetic",
                         help="which tables to print: synthetic (per action), h36m (Tables 1-2), "
@@ -19,18 +20,25 @@ def add_arguments(parser):
 
 
 def run(args):
+    from kfusion.data import posepairs
     from kfusion.eval import evaluate
     from kfusion.export.estimator import load_keras_or_saved
 
     model = load_keras_or_saved(args.model)
-    pred, gt, meta = evaluate.predict_records(model, args.data, args.split, batch_size=args.batch_size,
-                                              limit=args.limit)
+    if posepairs.is_pose_pairs(args.data):
+        pred, gt, meta = evaluate.predict_pose_pairs(model, args.data, args.split, limit=args.limit)
+        skeleton = posepairs.read_manifest(args.data)["skeleton"]
+    else:
+        from kfusion.data.records import read_manifest
+
+        pred, gt, meta = evaluate.predict_records(model, args.data, args.split, batch_size=args.batch_size,
+                                                  limit=args.limit)
+        skeleton = read_manifest(args.data)["skeleton"]
     out_dir = Path(args.out or Path(args.model).parent)
     if args.protocol == "synthetic":
         from kfusion import skeletons
-        from kfusion.data.records import read_manifest
 
-        root = skeletons.get(read_manifest(args.data)["skeleton"]).root
+        root = skeletons.get(skeleton).root
         summary, table = evaluate.summarize(pred, gt, meta["action"], meta["subject"], root=root)
         md = evaluate.write_report(summary, table, out_dir, title=f"kfusion evaluate: {args.data} ({args.split})")
     else:

@@ -51,7 +51,10 @@ def _add_h36m(p):
     p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
     p.add_argument("--root", required=True, help="Human3.6M folder holding S1 ... S11 (Videos, MyPoseFeatures "
                    "or MyPoses)")
-    p.add_argument("--every", type=int, default=5, help="keep every N-th frame (50 fps videos)")
+    p.add_argument("--every", type=int, default=None,
+                   help="keep every N-th frame (default: 5 of the 50 fps videos; every stored pose with --poses-only)")
+    p.add_argument("--poses-only", action="store_true",
+                   help="write 2D/3D pose pairs without images (the default when there is no Videos folder)")
     p.add_argument("--subjects", nargs="+", default=None, metavar="S",
                    help="only these subjects (default: train S1 S5 S6 S7 S8, test S9 S11)")
     p.add_argument("--npz", default=None, help="VideoPose3D data_3d_h36m.npz (world metres) instead of the "

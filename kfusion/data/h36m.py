@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import geometry, skeletons
-from kfusion.data import realdata, video
+from kfusion.data import posepairs, realdata, video
 from kfusion.errors import KfusionError
 
 SKELETON = skeletons.H36M17
@@ -59,21 +59,22 @@ _ACTION_ALIASES = {
 SPLITS = {"train": ("S1", "S5", "S6", "S7", "S8"), "test": ("S9", "S11")}
 
 # Published intrinsics of the four cameras (the Human3.6M calibration, as tabulated by
-# 3d-pose-baseline and VideoPose3D): centre (px), focal (px), radial k1-k3, tangential p1-p2,
-# resolution (width, height) px.
+# 3d-pose-baseline and VideoPose3D): centre (px), focal (px), radial k1-k3, tangential p, and
+# resolution (width, height) px. ``p`` is in the order of 3d-pose-baseline's cameras.h5, which
+# :func:`kfusion.geometry.project_distorted` expects (VideoPose3D lists the two the other way round).
 CAMERAS = {
     "54138969": {"c": (512.54150390625, 515.4514770507812), "f": (1145.0494384765625, 1143.7811279296875),
                  "k": (-0.20709891617298126, 0.24777518212795258, -0.0030751503072679043),
-                 "p": (-0.0009756988729350269, -0.00142447161488235), "size": (1000, 1002)},
+                 "p": (-0.00142447161488235, -0.0009756988729350269), "size": (1000, 1002)},
     "55011271": {"c": (508.8486328125, 508.0649108886719), "f": (1149.6756591796875, 1147.5916748046875),
                  "k": (-0.1942136287689209, 0.2404085397720337, 0.006819975562393665),
-                 "p": (-0.0016190266469493508, -0.0027408944442868233), "size": (1000, 1000)},
+                 "p": (-0.0027408944442868233, -0.0016190266469493508), "size": (1000, 1000)},
     "58860488": {"c": (519.8158569335938, 501.40264892578125), "f": (1149.1407470703125, 1148.7989501953125),
                  "k": (-0.2083381861448288, 0.25548800826072693, -0.0024604974314570427),
-                 "p": (0.0014843869721516967, -0.0007599993259645998), "size": (1000, 1000)},
+                 "p": (-0.0007599993259645998, 0.0014843869721516967), "size": (1000, 1000)},
     "60457274": {"c": (514.9682006835938, 501.88201904296875), "f": (1145.5113525390625, 1144.77392578125),
                  "k": (-0.198384091258049, 0.21832367777824402, -0.008947807364165783),
-                 "p": (-0.0005872055771760643, -0.0018133620033040643), "size": (1000, 1002)},
+                 "p": (-0.0018133620033040643, -0.0005872055771760643), "size": (1000, 1002)},
 }
 
 LAYOUT_CDF = "S{n}/MyPoseFeatures/D3_Positions_mono/<Action>.<camera>.cdf with variable 'Pose' (1, N, 96)"
@@ -339,18 +340,77 @@ def iter_samples(root, sequences, *, every=5, image_size=128, margin=0.2, skip_b
                   file=log)
 
 
+def _split_subjects(subjects):
+    """{split: [subjects]} of the protocol, restricted to ``subjects`` if given (None: all)."""
+    chosen = None if not subjects else {_subject_key(s) for s in subjects}
+    out = {split: [s for s in subs if chosen is None or s in chosen] for split, subs in SPLITS.items()}
+    out = {k: v for k, v in out.items() if v}
+    if not out:
+        raise KfusionError(f"subjects {sorted(chosen)} are in no split; expected some of "
+                           f"{SPLITS['train'] + SPLITS['test']}")
+    return out, chosen
+
+
+def has_videos(root, subjects):
+    """True when any of ``subjects`` has a ``Videos`` folder under ``root``."""
+    return any((Path(root) / _subject_key(s) / "Videos").is_dir() for s in subjects)
+
+
+def pose_pairs(sequences, *, every=1):
+    """The 2D/3D pairs of ``sequences`` (from :func:`find_sequences`) as the arrays of
+    :mod:`kfusion.data.posepairs` (h36m17, every ``every``-th stored frame)."""
+    parts = {k: [] for k in posepairs.ARRAYS}
+    for subject, action, camera, load in sequences:
+        cam3d, uv, _ = load()
+        keep = np.arange(0, len(cam3d), int(every))
+        n = len(keep)
+        parts["joints_3d"].append(cam3d[keep][:, skeletons.H36M32_TO_17].astype(np.float32))
+        parts["joints_2d"].append(uv[keep][:, skeletons.H36M32_TO_17].astype(np.float32))
+        parts["frame"].append(keep.astype(np.int64))
+        parts["frame_size"].append(np.tile(np.asarray(CAMERAS[camera]["size"], np.int32), (n, 1)))
+        for key, value in (("subject", subject), ("action", normalize_action(action)), ("sequence", action),
+                           ("camera", camera)):
+            parts[key].append(np.full(n, value))
+    if not sequences:
+        return None
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def prepare_poses(root, out, *, subjects=None, every=1, npz=None, cameras_h5=None, allow_pickle=False):
+    """Human3.6M without videos: 2D/3D pose pairs per camera (:mod:`kfusion.data.posepairs`), ``train``
+    (S1, S5, S6, S7, S8) and ``test`` (S9, S11); the 2D joints are the 3D joints projected with the
+    camera's intrinsics and distortion, exactly as 3d-pose-baseline does. Returns the manifest."""
+    if int(every) < 1:
+        raise KfusionError(f"every is {every}; expected >= 1")
+    by_split, chosen = _split_subjects(subjects)
+    counts, layouts, sequences = {}, set(), {}
+    for split, subs in by_split.items():
+        seqs, layout = find_sequences(root, subs, npz=npz, cameras_h5=cameras_h5, allow_pickle=allow_pickle)
+        layouts.add(layout)
+        empty = sorted(set(subs) - {q[0] for q in seqs})
+        if chosen is not None and empty:
+            raise KfusionError(f"{root}: no poses for subject(s) {empty} ({layout} layout)")
+        arrays = pose_pairs(seqs, every=every)
+        if arrays is None:
+            continue
+        counts[split] = posepairs.write_split(out, split, arrays)
+        sequences[split] = len(seqs) // 4
+    gen = {"reader": "kfusion.data.h36m", "root": str(root), "layout": sorted(layouts), "every": int(every),
+           "splits": {s: list(v) for s, v in SPLITS.items()}, "sequences": sequences,
+           "subjects": None if chosen is None else sorted(chosen),
+           "joints_2d": "3D joints projected with the camera's f, c, k, p (3d-pose-baseline's project_point_radial)"}
+    return posepairs.write_manifest(out, skeleton=SKELETON, splits=counts, source=SOURCE, generator=gen)
+
+
 def prepare(root, out, *, subjects=None, every=5, image_size=128, margin=0.2, npz=None, cameras_h5=None,
             allow_pickle=False, num_shards=None, skip_broken=False):
     """Convert Human3.6M to records: ``train`` (S1, S5, S6, S7, S8) and ``test`` (S9, S11) splits,
     restricted to ``subjects`` if given; return the manifest dict."""
     if int(every) < 1:
         raise KfusionError(f"every is {every}; expected >= 1")
-    chosen = None if not subjects else {_subject_key(s) for s in subjects}
+    by_split, chosen = _split_subjects(subjects)
     splits, layouts = {}, set()
-    for split, subs in SPLITS.items():
-        subs = [s for s in subs if chosen is None or s in chosen]
-        if not subs:
-            continue
+    for split, subs in by_split.items():
         seqs, layout = find_sequences(root, subs, npz=npz, cameras_h5=cameras_h5, allow_pickle=allow_pickle)
         layouts.add(layout)
         empty = sorted(set(subs) - {q[0] for q in seqs})
@@ -358,9 +418,6 @@ def prepare(root, out, *, subjects=None, every=5, image_size=128, margin=0.2, np
             raise KfusionError(f"{root}: no poses for subject(s) {empty} ({layout} layout)")
         splits[split] = (iter_samples(root, seqs, every=every, image_size=image_size, margin=margin,
                                       skip_broken=skip_broken), len(seqs) * 1500 // int(every))
-    if not splits:
-        raise KfusionError(f"subjects {sorted(chosen)} are in no split; expected some of "
-                           f"{SPLITS['train'] + SPLITS['test']}")
     gen = {"reader": "kfusion.data.h36m", "root": str(root), "layout": sorted(layouts), "every": int(every),
            "margin": margin, "splits": {s: list(v) for s, v in SPLITS.items()},
            "subjects": None if chosen is None else sorted(chosen),
@@ -370,7 +427,17 @@ def prepare(root, out, *, subjects=None, every=5, image_size=128, margin=0.2, np
 
 
 def prepare_from_args(args):
-    m = prepare(args.root, args.out, subjects=args.subjects, every=args.every, image_size=args.image_size,
+    subjects = args.subjects or SPLITS["train"] + SPLITS["test"]
+    if args.poses_only or not has_videos(args.root, subjects):
+        if not args.poses_only:
+            print(f"h36m: no Videos folder under {args.root}: writing 2D/3D pose pairs without images "
+                  f"(--poses-only)", file=sys.stderr)
+        m = prepare_poses(args.root, args.out, subjects=args.subjects, every=args.every or 1, npz=args.npz,
+                          cameras_h5=args.cameras, allow_pickle=args.allow_pickle)
+        counts = ", ".join(f"{s} {v['count']}" for s, v in m["splits"].items())
+        print(f"h36m: pose pairs ({counts}) -> {args.out}")
+        return 0
+    m = prepare(args.root, args.out, subjects=args.subjects, every=args.every or 5, image_size=args.image_size,
                 margin=args.margin, npz=args.npz, cameras_h5=args.cameras, allow_pickle=args.allow_pickle,
                 num_shards=args.shards, skip_broken=args.skip_broken)
     print(realdata.summary(SOURCE, m, args.out))

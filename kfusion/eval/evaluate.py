@@ -83,3 +83,30 @@ def predict_records(model, data_dir, split, *, batch_size=32, input_size=None, l
     meta = {k: np.concatenate(v) for k, v in meta.items()}
     meta["action"], meta["subject"] = meta["action"].astype(str), meta["subject"].astype(str)
     return np.concatenate(preds), np.concatenate(gts), meta
+
+
+def predict_pose_pairs(model, data_dir, split, *, batch_size=4096, limit=None):
+    """Run a lifting model (``joints_2d`` full-image px -> ``pose_3d`` mm) over a pose-pair split
+    (:mod:`kfusion.data.posepairs`).
+
+    Returns (pred (N, J, 3) mm, gt (N, J, 3) mm root-relative, meta dict of (N,) arrays: action,
+    subject, sequence, camera, frame).
+    """
+    from kfusion.data import posepairs
+    from kfusion.errors import KfusionError
+    from kfusion.skeletons import get as get_skeleton
+
+    manifest = posepairs.read_manifest(data_dir)
+    a = posepairs.read_split(data_dir, split)
+    n = len(a["joints_3d"]) if not limit else min(int(limit), len(a["joints_3d"]))
+    x = a["joints_2d"][:n]
+    want = tuple(int(d) for d in model.inputs[0].shape[1:])
+    if want != x.shape[1:]:
+        raise KfusionError(f"{data_dir}: pose pairs have 2D joints {x.shape[1:]}; the model expects {want} "
+                           f"(a lifting model: joints_2d -> pose_3d)")
+    pred = np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                           for i in range(0, n, batch_size)])
+    root = get_skeleton(manifest["skeleton"]).root
+    gt = a["joints_3d"][:n] - a["joints_3d"][:n, root:root + 1]
+    meta = {k: a[k][:n] for k in ("action", "subject", "sequence", "camera", "frame")}
+    return pred, gt, meta

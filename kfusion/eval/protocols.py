@@ -42,7 +42,8 @@ def _mean_or_none(values):
     return float(np.mean(vals)) if vals else None
 
 
-def h36m_tables(pred, gt, actions, subjects=None, *, root=0, allow_reflection=False, method="kfusion"):
+def h36m_tables(pred, gt, actions, subjects=None, *, root=0, allow_reflection=False, method="kfusion",
+                sequences=None):
     """Human3.6M Table 1 (MPJPE per action) and Table 2 (PA-MPJPE average).
 
     Args:
@@ -51,6 +52,8 @@ def h36m_tables(pred, gt, actions, subjects=None, *, root=0, allow_reflection=Fa
       subjects: N subject labels, or None; only used to report which subjects were evaluated.
       root: root joint index for protocol 1.
       allow_reflection: PA alignment variant (default: proper rotations only).
+      sequences: N take names (``"Directions 1"``) or None; with ``subjects`` they count the test
+        sequences covered, against the 30 (15 actions x 2 takes) of each subject.
     Returns dict with ``table1`` {"columns", "mpjpe" {action: mm or None}, "avg_all", "avg_6",
     "mean_over_poses", "counts"}, ``table2`` {"pa_mpjpe" {action: mm}, "avg_all",
     "mean_over_poses"}, ``subjects`` and ``markdown``. Actions without poses are None ("-"),
@@ -74,14 +77,26 @@ def h36m_tables(pred, gt, actions, subjects=None, *, root=0, allow_reflection=Fa
           "mean_over_poses": float(e2.mean()) if len(e2) else None,
           "alignment": "similarity" + (" (reflections allowed)" if allow_reflection else " (proper rotation)")}
     missing = [a for a in H36M_ACTIONS if per1[a] is None]
+    t2["avg_6"] = _mean_or_none(per2[a] for a in H36M_SIX_ACTIONS)
+    coverage = None
+    if sequences is not None and subjects is not None:
+        seen = sorted(set(zip(map(str, subjects), map(str, sequences))))
+        expected = 2 * len(H36M_ACTIONS) * len({s for s, _ in seen})
+        coverage = {"sequences": len(seen), "expected": expected,
+                    "text": f"{len(seen)} of {expected} test sequences"}
     md = ("**Table 1 (Human3.6M, MPJPE mm)**\n\n"
           + markdown_table(["Method"] + t1["columns"],
                       [[method] + [format_value(per1[a]) for a in H36M_ACTIONS] + [format_value(t1["avg_all"]), format_value(t1["avg_6"])]])
+          + "\n\n**Protocol 2 per action (PA-MPJPE mm)**\n\n"
+          + markdown_table(["Method"] + t1["columns"],
+                      [[method] + [format_value(per2[a]) for a in H36M_ACTIONS] + [format_value(t2["avg_all"]), format_value(t2["avg_6"])]])
           + "\n\n**Table 2 (Human3.6M, PA-MPJPE mm)**\n\n"
           + markdown_table(["Method", "3D Pose Error"], [[method, format_value(t2["avg_all"])]]))
+    if coverage:
+        md += f"\n\n{len(pred)} poses, {coverage['text']}."
     if missing:
         md += f"\n\nActions without poses (averages cover the others): {', '.join(missing)}"
-    return {"table1": t1, "table2": t2, "missing": missing, "num_poses": int(len(pred)),
+    return {"table1": t1, "table2": t2, "missing": missing, "num_poses": int(len(pred)), "coverage": coverage,
             "subjects": None if subjects is None else sorted(set(map(str, subjects))), "markdown": md}
 
 
@@ -142,7 +157,8 @@ def write_protocol_report(protocol, pred, gt, meta, out_dir, method="kfusion"):
     from kfusion.io import write_json, write_text
 
     if protocol == "h36m":
-        result = h36m_tables(pred, gt, meta["action"], meta["subject"], method=method)
+        result = h36m_tables(pred, gt, meta["action"], meta["subject"], method=method,
+                             sequences=meta.get("sequence"))
     elif protocol == "humaneva":
         result = humaneva_table(pred, gt, meta["subject"], meta["action"], method=method)
     elif protocol == "kth":

@@ -35,6 +35,7 @@ def load_keras_or_saved(path):
         return {k: v for k, v in fn(**{input_name: tf.convert_to_tensor(images)}).items()}
 
     call.inputs = [fn.structured_input_signature[1][input_name]]
+    call.loaded = loaded  # the signature's variables live as long as the object that owns them
     return call
 
 

@@ -3,6 +3,7 @@
 Dense(units) -> ``blocks`` residual blocks of 2 x (Dense, BatchNorm, ReLU, Dropout) -> Dense(3 J).
 """
 import keras
+import numpy as np
 
 PRESETS = {
     "paper": {"units": 1024, "blocks": 2, "dropout": 0.5},  # Martinez et al.: about 4.3 M parameters
@@ -12,7 +13,8 @@ PRESETS = {
 
 
 def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, blocks=None, dropout=None, *,
-                           preset="paper", seed=None, name="lifting_baseline", output_scale=1000.0):
+                           preset="paper", seed=None, name="lifting_baseline", output_scale=1000.0,
+                           input_stats=None, output_stats=None):
     """Build the lifting baseline as a functional ``keras.Model``.
 
     Args:
@@ -22,6 +24,11 @@ def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, block
         preset: "paper" (1024 units, 2 blocks, dropout 0.5), "cpu" (256 units) or "tiny".
         seed: int seed of the initialisers and dropout (None: Keras' global RNG).
         output_scale: millimetres per unit of the output dense layer (1000: it predicts metres).
+        input_stats: None, or (mean, std) of the inputs, each (J2, 2): the model standardises its
+            input with them (Martinez et al.'s per-coordinate normalisation over the training set;
+            then ``joints_2d`` may be raw pixels).
+        output_stats: None, or (mean, std) (J3, 3) mm of the targets: the output layer predicts
+            standardised coordinates, mapped back to mm (replaces ``output_scale``).
 
     Returns:
         ``keras.Model`` with input ``joints_2d`` (B, J2, 2) float32 (normalised crop coordinates,
@@ -51,6 +58,9 @@ def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, block
 
     joints = keras.Input((int(num_joints_2d), 2), name="joints_2d")
     x = keras.layers.Flatten(name="flatten")(joints)
+    if input_stats is not None:
+        mean, std = (np.asarray(v, np.float32).reshape(-1) for v in input_stats)
+        x = keras.layers.Normalization(mean=mean, variance=np.square(std), name="in_standardise")(x)
     x = dense(units, "in_dense")(x)
     x = keras.layers.BatchNormalization(name="in_bn")(x)
     x = keras.layers.ReLU(name="in_relu")(x)
@@ -65,6 +75,10 @@ def build_lifting_baseline(num_joints_2d=16, num_joints_3d=17, units=None, block
         x = keras.layers.Add(name=f"block{b}_add")([x, y])
     x = keras.layers.Dense(3 * int(num_joints_3d), kernel_initializer=keras.initializers.HeNormal(next_seed()),
                            name="out_dense")(x)
-    x = keras.layers.Rescaling(output_scale, name="out_to_mm")(x)  # the dense layer predicts metres
+    if output_stats is not None:
+        mean, std = (np.asarray(v, np.float32).reshape(-1) for v in output_stats)
+        x = keras.layers.Normalization(mean=mean, variance=np.square(std), invert=True, name="out_to_mm")(x)
+    else:
+        x = keras.layers.Rescaling(output_scale, name="out_to_mm")(x)  # the dense layer predicts metres
     pose = keras.layers.Reshape((int(num_joints_3d), 3), name="pose_3d", dtype="float32")(x)
     return keras.Model(joints, pose, name=name)

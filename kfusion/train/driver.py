@@ -2,6 +2,7 @@
 import sys
 from pathlib import Path
 
+from kfusion.data import posepairs
 from kfusion.errors import KfusionError
 from kfusion.io import write_json
 from kfusion.train import trainer
@@ -75,6 +76,11 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
         out = run_dir / "hourglass"
         write_json(out / "config.json", cfg)  # each stage keeps the config it was trained with
         trainer.train_hourglass(cfg, out, verbose=verbose, epochs=epochs, profile=profile)
+        return out
+    if stage == "lifting" and posepairs.is_pose_pairs(cfg["data"]["records"]):
+        out = run_dir / "lifting"  # ground-truth 2D/3D pairs: no hourglass, no cache
+        write_json(out / "config.json", cfg)
+        trainer.train_lifting_pairs(cfg, cfg["data"]["records"], out, verbose=verbose, epochs=epochs)
         return out
     hourglass = Path(hourglass or run_dir / "hourglass" / "model.keras")
     c = caches(cfg, run_dir, hourglass, [cfg["data"]["train_split"], cfg["data"]["val_split"]])
