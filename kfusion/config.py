@@ -29,6 +29,9 @@ DEFAULTS = {
         "num_test": 2000,
         "image_size": 128,
         "poses": None,
+        # only for source "h36m" rendered by `kfusion prepare h36m --render` / `reproduce`
+        "root": None,  # the Human3.6M folder (3d-pose-baseline layout: S*/MyPoses/3D_positions, cameras.h5)
+        "test_every": 64,  # test frames: every N-th frame of S9 and S11
     },
     "augment": {
         "crop_prob": 0.7,  # the authors: a random 112/128 crop with probability 0.7

@@ -55,6 +55,13 @@ def _add_h36m(p):
                    help="keep every N-th frame (default: 5 of the 50 fps videos; every stored pose with --poses-only)")
     p.add_argument("--poses-only", action="store_true",
                    help="write 2D/3D pose pairs without images (the default when there is no Videos folder)")
+    p.add_argument("--render", action="store_true",
+                   help="render the real motions through the real cameras with kfusion's renderer (synthetic "
+                        "appearance): train S1 S5-S8, test S9 S11")
+    p.add_argument("--num-train", type=int, default=20000, help="--render: training images (random frames)")
+    p.add_argument("--test-every", type=int, default=64, help="--render: every N-th frame of the test subjects")
+    p.add_argument("--seed", type=int, default=0, help="--render: random seed (appearance, crops, light)")
+    p.add_argument("--workers", type=int, default=None, help="--render: rendering processes (default: CPU count)")
     p.add_argument("--subjects", nargs="+", default=None, metavar="S",
                    help="only these subjects (default: train S1 S5 S6 S7 S8, test S9 S11)")
     p.add_argument("--npz", default=None, help="VideoPose3D data_3d_h36m.npz (world metres) instead of the "

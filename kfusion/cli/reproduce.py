@@ -7,12 +7,17 @@ def add_arguments(parser):
     parser.add_argument("--out", default="runs/reproduce", help="run folder (resumable)")
     parser.add_argument("--config", default="configs/synthetic.yaml", help="base config the preset overrides")
     parser.add_argument("--workers", type=int, default=None, help="rendering processes")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key after the preset, e.g. --set data.root=../shared/data/h36m")
     parser.add_argument("--report-dir", default=None,
                         help="also copy report.md, results.json and the figures here (e.g. docs/results)")
 
 
 def run(args):
+    from kfusion import config as config_mod
     from kfusion.eval import reproduce
 
-    reproduce.run(args.preset, args.out, args.config, workers=args.workers, report_dir=args.report_dir)
+    overrides = dict(config_mod.parse_override(s) for s in args.set)
+    reproduce.run(args.preset, args.out, args.config, workers=args.workers, report_dir=args.report_dir,
+                  overrides=overrides)
     return 0

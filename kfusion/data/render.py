@@ -135,15 +135,16 @@ def ray_directions(K, size):
     return d.reshape(-1, 3)
 
 
-def _capsule_boxes(a, b, radius, K, size):
-    """Conservative pixel boxes (C, 4) ``x0, x1, y0, y1`` (end exclusive) of capsules in the crop."""
+def _capsule_boxes(a, b, radius, K, size, pad=0):
+    """Conservative pixel boxes (C, 4) ``x0, x1, y0, y1`` (end exclusive) of capsules in the crop,
+    grown by ``pad`` pixels (for rays that deviate from the pinhole ``K``, e.g. through a lens)."""
     ends = np.concatenate([a, b])
     z = np.maximum(ends[:, 2], 1.0)
     u = K[0, 0] * ends[:, 0] / z + K[0, 1] * ends[:, 1] / z + K[0, 2]
     v = K[1, 1] * ends[:, 1] / z + K[1, 2]
     C = len(a)
     zmin = np.minimum(a[:, 2], b[:, 2]) - radius
-    rp = np.where(zmin > 1.0, radius * max(K[0, 0], K[1, 1]) / np.maximum(zmin, 1.0) * 1.05 + 1, np.inf)
+    rp = np.where(zmin > 1.0, radius * max(K[0, 0], K[1, 1]) / np.maximum(zmin, 1.0) * 1.05 + 1 + pad, np.inf)
     x0 = np.floor(np.minimum(u[:C], u[C:]) - rp)
     x1 = np.ceil(np.maximum(u[:C], u[C:]) + rp) + 1
     y0 = np.floor(np.minimum(v[:C], v[C:]) - rp)
@@ -169,9 +170,17 @@ def raycast_capsules(a, b, radius, K, size, rays=None):
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     radius = np.asarray(radius, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
-    rays = ray_directions(K, size) if rays is None else rays
+    pad = 0
+    if rays is None:
+        rays = ray_directions(K, size)
+    else:  # how far the given rays stray from the pinhole pixels of K: grow the culling boxes by that
+        u = K[0, 0] * rays[:, 0] + K[0, 1] * rays[:, 1] + K[0, 2]
+        v = K[1, 1] * rays[:, 1] + K[1, 2]
+        c = np.arange(size) + 0.5
+        pad = int(np.ceil(max(np.abs(u.reshape(size, size) - c[None, :]).max(),
+                              np.abs(v.reshape(size, size) - c[:, None]).max())))
     P = size * size
-    boxes = _capsule_boxes(a, b, radius, K, size)
+    boxes = _capsule_boxes(a, b, radius, K, size, pad)
     pix, counts = [], []
     for x0, x1, y0, y1 in boxes:
         p = (np.arange(y0, y1)[:, None] * size + np.arange(x0, x1)[None, :]).ravel()
@@ -350,7 +359,7 @@ def _floor(rng, img, K, floor, size, contacts):
 
 
 def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor=None,
-                  noise=True, rays=None, lighting=None):
+                  noise=True, rays=None, lighting=None, joints_2d=None):
     """Render a person into a ``size`` x ``size`` crop.
 
     Args:
@@ -362,9 +371,13 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
       girth: limb thickness factor of the subject.
       floor: optional plane dict (see ``_floor``) in camera coordinates.
       noise: add sensor noise and a random blur.
-      rays: optional ``ray_directions(K, size)``.
+      rays: optional per-pixel rays (size*size, 3), z = 1: ``ray_directions(K, size)`` (default), or
+        the rays of a lens with distortion (then ``K`` is its pinhole approximation, used for the
+        floor and for culling).
       lighting: optional ``(direction (3,), ambient)``: unit vector towards the light (camera
         frame) and ambient share in [0, 1]; default random.
+      joints_2d: optional (17, 2) crop pixels where the joints appear (default: projected with ``K``);
+        give them when ``rays`` are not the pinhole rays of ``K``.
     Returns a dict: ``image`` uint8 (S, S, 3), ``depth`` float32 (S, S) mm (inf: background/floor),
       ``part`` int16 (S, S) (index into ``PARTS``, -1 background, -2 floor), ``visibility``
       float32 (17,) (1: the joint projects inside the crop and no other part is in front of it).
@@ -423,18 +436,21 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
     depth = hit["depth"]
     part = part.reshape(size, size)
     return {"image": image, "depth": depth.astype(np.float32), "part": part,
-            "visibility": joint_visibility(joints_cam, K, size, depth, part)}
+            "visibility": joint_visibility(joints_cam, K, size, depth, part, joints_2d)}
 
 
-def joint_visibility(joints_cam, K, size, depth, part):
+def joint_visibility(joints_cam, K, size, depth, part, joints_2d=None):
     """float32 (17,): 1 where a joint projects inside the crop and is not hidden by a nearer part.
 
     A joint counts as hidden when the pixel it projects to shows a part that does not contain it,
     more than its own surface margin (``_JOINT_DEPTH_MARGIN``) in front of it.
     """
     z = joints_cam[:, 2]
-    u = (K[0, 0] * joints_cam[:, 0] + K[0, 1] * joints_cam[:, 1]) / z + K[0, 2]
-    v = K[1, 1] * joints_cam[:, 1] / z + K[1, 2]
+    if joints_2d is None:
+        u = (K[0, 0] * joints_cam[:, 0] + K[0, 1] * joints_cam[:, 1]) / z + K[0, 2]
+        v = K[1, 1] * joints_cam[:, 1] / z + K[1, 2]
+    else:
+        u, v = np.asarray(joints_2d, dtype=np.float64).T
     inside = (u >= 0) & (u < size) & (v >= 0) & (v < size) & (z > 0)
     vis = np.zeros(len(joints_cam), dtype=np.float32)
     for j, name in enumerate(H36M17.joints):

@@ -315,22 +315,25 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, ve
 
 
 # ----------------------------------------------------------------------------- lifting baseline
-def lifting_inputs(cache):
-    """Decoded 2D joints of the predicted maps, normalised to [-1, 1] over the crop: (N, Jh, 2)."""
-    return (cache.joints_2d / cache.input_size * 2.0 - 1.0).astype(np.float32)
+def lifting_inputs(cache, ground_truth=False):
+    """Decoded 2D joints of the predicted maps (or, with ``ground_truth``, the true 2D joints),
+    normalised to [-1, 1] over the crop: (N, Jh, 2)."""
+    uv = cache.joints_2d_gt if ground_truth else cache.joints_2d
+    return (uv / cache.input_size * 2.0 - 1.0).astype(np.float32)
 
 
-def lifting_dataset(cache, cfg, *, training):
+def lifting_dataset(cache, cfg, *, training, ground_truth=False):
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(({"joints_2d": lifting_inputs(cache)}, cache.pose_3d))
+    ds = tf.data.Dataset.from_tensor_slices((lifting_inputs(cache, ground_truth), cache.pose_3d))
     if training:
         ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"])
     return ds.batch(cfg["lifting"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
 
 
-def train_lifting(cfg, train_cache, val_cache, run_dir, *, verbose=2, epochs=None):
-    """Train the lifting baseline (Martinez et al. 2017) on the same predicted maps, decoded to 2D."""
+def train_lifting(cfg, train_cache, val_cache, run_dir, *, verbose=2, epochs=None, ground_truth=False):
+    """Train the lifting baseline (Martinez et al. 2017) on the same predicted maps, decoded to 2D
+    (``ground_truth``: on the true 2D joints of the same crops instead)."""
     import keras
 
     from kfusion.models.lifting import build_lifting_baseline
@@ -344,8 +347,8 @@ def train_lifting(cfg, train_cache, val_cache, run_dir, *, verbose=2, epochs=Non
             units=lf["units"], blocks=lf["blocks"], dropout=lf["dropout"])
         model.compile(optimizer=keras.optimizers.Adam(lf["learning_rate"]), loss=pose_loss,
                       metrics={"pose_3d": [MPJPE()]}, jit_compile=cfg["train"]["jit_compile"])
-    train = lifting_dataset(train_cache, cfg, training=True)
-    val = lifting_dataset(val_cache, cfg, training=False) if val_cache is not None else None
+    train = lifting_dataset(train_cache, cfg, training=True, ground_truth=ground_truth)
+    val = lifting_dataset(val_cache, cfg, training=False, ground_truth=ground_truth) if val_cache is not None else None
     return _fit(model, train, val, run_dir, cfg, epochs or lf["epochs"], fusion_trace=False, verbose=verbose)
 
 
@@ -394,7 +397,7 @@ def train_lifting_pairs(cfg, data_dir, run_dir, *, verbose=2, epochs=None):
     if cfg["train"]["validate"]:
         vx, vy, _ = pose_pair_arrays(data_dir, cfg["data"]["val_split"])
         step = max(1, len(vx) // 20000)  # a fixed subset keeps validation cheap
-        val = tf.data.Dataset.from_tensor_slices(({"joints_2d": vx[::step]}, vy[::step])) \
+        val = tf.data.Dataset.from_tensor_slices((vx[::step], vy[::step])) \
             .batch(1024).prefetch(tf.data.AUTOTUNE)
     epochs = epochs or lf["epochs"]
     steps = len(x) // lf["batch_size"]
@@ -405,7 +408,7 @@ def train_lifting_pairs(cfg, data_dir, run_dir, *, verbose=2, epochs=None):
             input_stats=(x.mean(0), x.std(0)), output_stats=(y.mean(0), y.std(0)))
         model.compile(optimizer=keras.optimizers.Adam(_learning_rate(lf, steps, epochs)), loss=pose_loss,
                       metrics=[MPJPE()], jit_compile=cfg["train"]["jit_compile"])
-    train = tf.data.Dataset.from_tensor_slices(({"joints_2d": x}, y)) \
+    train = tf.data.Dataset.from_tensor_slices((x, y)) \
         .shuffle(len(x), seed=cfg["seed"], reshuffle_each_iteration=True) \
         .batch(lf["batch_size"], drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return _fit(model, train, val, run_dir, cfg, epochs, fusion_trace=False, verbose=verbose)
@@ -415,8 +418,8 @@ def predict_poses(model, cache, cfg, *, kind="fusion", batch_size=256):
     """Predictions (N, J, 3) mm of a fusion network or lifting baseline over a cache."""
     import tensorflow as tf
 
-    if kind == "lifting":
-        x = lifting_inputs(cache)
+    if kind in ("lifting", "lifting_gt"):
+        x = lifting_inputs(cache, ground_truth=kind == "lifting_gt")
         return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
                                for i in range(0, len(x), batch_size)])
     ds = fusion_dataset(cache, cfg, training=False, batch_size=batch_size)

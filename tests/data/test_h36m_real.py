@@ -91,3 +91,31 @@ def test_builtin_cameras_match_cameras_h5():
     for cid, cam in cams.items():
         for key in ("f", "c", "k", "p"):
             np.testing.assert_allclose(h36m.CAMERAS[cid][key], cam[key], rtol=1e-6, atol=1e-9)
+
+
+def test_render_through_a_real_camera():
+    """Records rendered from the real poses and cameras: the record's K (and the camera's lens)
+    projects its 3D joints onto its 2D joints, and the visible joints land on the rendered body."""
+    import itertools
+
+    from kfusion import geometry
+    from kfusion.data import h36m_render
+
+    jobs = list(itertools.islice(h36m_render._jobs(ROOT, "test", num=0, test_every=400, seed=0), 0, None, 37))
+    assert len(jobs) >= 8
+    for job in jobs:
+        rec, out = h36m_render.render_job(job, image_size=128)
+        cam, K = job["camera"], rec["intrinsics"].astype(np.float64)
+        assert rec["camera"] == cam["id"] and rec["subject"] in ("S9", "S11")
+        # the crop's K is the camera's pinhole scaled and shifted: the lens maps 3D onto 2D exactly
+        s = K[0, 0] / cam["f"][0]
+        np.testing.assert_allclose(K[1, 1] / cam["f"][1], s, rtol=1e-5)
+        uv = geometry.project_distorted(rec["joints_3d"], cam["f"], cam["c"], cam["k"], cam["p"])
+        np.testing.assert_allclose(uv * s + (K[:2, 2] - s * cam["c"]), rec["joints_2d"], atol=2e-3)
+        # without the lens, K alone lands within the distortion (a few crop pixels), never far off
+        pin = geometry.project(rec["joints_3d"], K)
+        assert np.abs(pin - rec["joints_2d"]).max() < 4.0
+        # every visible joint sits on the body in the rendered part map
+        vis = rec["visibility"] > 0
+        r, c = rec["joints_2d"][vis, 1].astype(int), rec["joints_2d"][vis, 0].astype(int)
+        assert vis.sum() >= 10 and np.mean(out["part"][r, c] >= 0) >= 0.9
