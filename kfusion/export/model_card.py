@@ -11,6 +11,44 @@ CMU_CREDIT = ("The motion capture data used to render the synthetic training ima
               "NSF EIA-0196217; see kfusion/assets/CREDITS.md.")
 
 
+# What each training source is and the terms it comes with: a model trained on it inherits them.
+TRAINING_DATA = {
+    "synthetic": ("The kfusion synthetic benchmark: bodies posed from CMU motion capture, rendered from random "
+                  "cameras (`kfusion prepare synthetic`). Synthetic images only: expect larger errors on real "
+                  "photographs.", "CMU motion capture: free for research and commercial use."),
+    "h36m-render": ("Human3.6M motion rendered through Human3.6M's cameras (`kfusion prepare h36m --render`): the "
+                    "real 3D poses and cameras of Human3.6M (Ionescu et al., TPAMI 2014), synthetic appearance.",
+                    "Human3.6M is licensed for non-commercial research only and may not be redistributed; this "
+                    "model was trained on its poses and inherits that restriction: non-commercial research use "
+                    "only."),
+    "h36m": ("Human3.6M (Ionescu et al., TPAMI 2014): real videos, poses and cameras.",
+             "Human3.6M is licensed for non-commercial research only; this model inherits that restriction: "
+             "non-commercial research use only."),
+    "lsp": ("Leeds Sports Pose / LSP-extended (Johnson & Everingham, BMVC 2010 / CVPR 2011): real photographs, 2D.",
+            "LSP is for research use (cite Johnson & Everingham); this model is for non-commercial research only."),
+    "humaneva": ("HumanEva-I (Sigal et al., IJCV 2010).", "HumanEva is for research use; this model inherits that."),
+    "kth": ("KTH Multiview Football II (Kazemi et al., BMVC 2013).",
+            "KTH Football II is for research use; this model inherits that."),
+    "mpii": ("MPII Human Pose (Andriluka et al., CVPR 2014).",
+             "MPII Human Pose is under the Simplified BSD licence for research; check its terms before other use."),
+}
+
+
+def training_data(config_path):
+    """(description, licence) of the records a model was trained on, from its run's config."""
+    from kfusion.data.records import read_manifest
+
+    source = "synthetic"
+    if config_path:
+        d = read_json(config_path).get("data", {})
+        source = d.get("source", source)
+        try:
+            source = read_manifest(d.get("records"))["source"]
+        except (KfusionError, OSError, TypeError, KeyError):
+            pass
+    return TRAINING_DATA.get(source, (f"Records of source `{source}`.", f"Check the licence of `{source}`."))
+
+
 def find_results(model_path):
     """An ``evaluation.json`` / ``results.json`` beside the model or in its run folder, or None."""
     model_path = Path(model_path)
@@ -79,10 +117,7 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
              " the last hourglass stack's confidence maps.", "",
              f"Joints of `pose_3d` ({s3}): " + ", ".join(f"`{j}`" for j in info["joints_3d"]) + ".", "",
              f"Joints of `pose_2d` ({s2}): " + ", ".join(f"`{j}`" for j in info["joints_2d"]) + ".", "",
-             "## Training data", "",
-             "The kfusion synthetic benchmark: bodies posed from CMU motion capture, rendered from random "
-             "cameras (`kfusion prepare synthetic`). Synthetic images only: expect larger errors on real "
-             "photographs.", ""]
+             "## Training data", "", *training_data(config_path), ""]
     if config_path:
         cfg = read_json(config_path)
         d = cfg.get("data", {})

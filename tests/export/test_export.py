@@ -54,3 +54,20 @@ def test_model_card_and_metadata(tiny_export):
         assert needle in card
     meta = json.loads((out / "kfusion.json").read_text())
     assert meta["input_size"] == 32 and meta["skeleton_3d"] == "h36m17" and len(meta["joints_2d"]) == 16
+
+
+def test_model_card_names_research_only_training_data(tmp_path):
+    """A model trained on Human3.6M (renders of its poses) says so, with the licence, in its card."""
+    from kfusion.data import records
+    from kfusion.export.model_card import training_data
+    from kfusion.io import write_json
+
+    data = tmp_path / "data"
+    records.write_manifest(data, skeleton="h36m17", image_size=64, splits={"train": {"count": 1, "shards": 1}},
+                           source="h36m-render")
+    write_json(tmp_path / "config.json", {"data": {"source": "h36m", "records": str(data)}})
+    text = " ".join(training_data(tmp_path / "config.json"))
+    assert "Human3.6M" in text and "non-commercial research" in text
+    write_json(tmp_path / "config.json", {"data": {"source": "synthetic", "records": str(tmp_path / "none")}})
+    text = " ".join(training_data(tmp_path / "config.json"))
+    assert "CMU" in text and "non-commercial" not in text
