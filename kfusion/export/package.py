@@ -64,6 +64,7 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     from kfusion.export.estimator import _saved_model_runner
     from kfusion.export.saved_model import (find_end_to_end, load_end_to_end, model_info, signature_summary,
                                             write_saved_model)
+    from kfusion.models import uncompiled
     from kfusion.train.trainer import save_model
 
     out = Path(out)
@@ -80,7 +81,7 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
         print(f"kfusion export: SavedModel -> {out / str(version)}", file=log)
         saved = write_saved_model(model, tmp / str(version))
         sig = signature_summary(saved)
-        save_model(model, tmp / "end_to_end.keras")
+        save_model(uncompiled(model), tmp / "end_to_end.keras")
         images, desc = parity_inputs(info["input_size"], num_parity, calibration_data)
         reference = tflite.run_batched(lambda x: {k: v.numpy() for k, v in model(x, training=False).items()},
                                        images)

@@ -43,10 +43,7 @@ def load_end_to_end(path):
     from kfusion.models import load_model
 
     path = find_end_to_end(path)
-    try:
-        model = load_model(path)
-    except ValueError as e:
-        raise KfusionError(f"{path}: refused or unreadable .keras ({str(e).splitlines()[0]})") from None
+    model = load_model(path)  # KfusionError for a file that is not a .keras or that safe mode refuses
     check_end_to_end(model, path)
     return model
 

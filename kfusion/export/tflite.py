@@ -4,11 +4,12 @@ Variants (``VARIANTS``): ``float32`` (no optimisation), ``float16`` (weights sto
 computed in float32), ``int8`` (dynamic-range quantisation: int8 weights, activations quantised on
 the fly). All take the SavedModel's ``serving_default`` input ``image`` uint8 (N, S, S, 3).
 """
+import threading
 from pathlib import Path
 
 import numpy as np
 
-from kfusion.errors import KfusionError
+from kfusion.errors import KfusionError, one_line
 from kfusion.io import atomic_path
 
 VARIANTS = ("float32", "float16", "int8")
@@ -44,7 +45,9 @@ def write_tflite(saved_model_dir, path, variant):
 class TFLiteRunner:
     """Run a kfusion ``.tflite`` on batches with LiteRT (``ai_edge_litert``), no TensorFlow needed.
 
-    ``runner(images)`` maps uint8 (N, S, S, 3) to a dict of numpy outputs (``pose_3d``, ...).
+    ``runner(images)`` maps uint8 (N, S, S, 3) to a dict of numpy outputs (``pose_3d``, ...). One
+    runner may be called from many threads: a LiteRT interpreter holds one set of tensors, so calls
+    take turns (resize, set, invoke, copy out under one lock).
     """
 
     def __init__(self, path, num_threads=None):
@@ -56,7 +59,7 @@ class TFLiteRunner:
         try:
             self.interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
         except ValueError as e:
-            raise KfusionError(f"{self.path}: not a readable TFLite model ({str(e).splitlines()[0]})") from None
+            raise KfusionError(f"{self.path}: not a readable TFLite model ({one_line(e)})") from None
         signatures = self.interpreter.get_signature_list()
         self.signature = "serving_default" if "serving_default" in signatures else next(iter(signatures), None)
         details = self.interpreter.get_input_details()
@@ -66,6 +69,7 @@ class TFLiteRunner:
         self.input_size = int(self._input["shape_signature"][1])
         self._batch = None
         self._outputs = None
+        self._lock = threading.Lock()
 
     def _prepare(self, batch):
         if batch == self._batch:
@@ -85,10 +89,11 @@ class TFLiteRunner:
         if images.ndim != 4 or images.shape[1:] != (self.input_size, self.input_size, 3):
             raise KfusionError(f"{self.path}: images have shape {images.shape}; expected "
                                f"(N, {self.input_size}, {self.input_size}, 3) uint8")
-        self._prepare(len(images))
-        self.interpreter.set_tensor(self._input["index"], images)
-        self.interpreter.invoke()
-        return {name: self.interpreter.get_tensor(index).copy() for name, index in self._outputs.items()}
+        with self._lock:
+            self._prepare(len(images))
+            self.interpreter.set_tensor(self._input["index"], images)
+            self.interpreter.invoke()
+            return {name: self.interpreter.get_tensor(index).copy() for name, index in self._outputs.items()}
 
 
 def joint_distances(a, b):

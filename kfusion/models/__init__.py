@@ -1,18 +1,53 @@
 """Keras layers and model builders: hourglass, fusion network, lifting baseline, pruning."""
 import importlib
+from pathlib import Path
+
+from kfusion.errors import KfusionError, one_line
 
 # Modules that register kfusion's Keras layers (imported before any model is loaded).
 LAYER_MODULES = ("fusion_layer", "fusion", "hourglass", "lifting", "end_to_end")
+# Training losses and metrics, by module name: a model saved while compiled (a run's model.keras, or
+# an older end_to_end.keras whose nested network kept its compile config) names them.
+TRAINING_MODULES = ("kfusion.train.losses",)
 
 
 def load_model(path, *, compile=False):
     """Load a kfusion ``.keras`` model with Keras ``safe_mode`` (no lambdas, no arbitrary code).
 
-    kfusion's custom layers are registered first. ``compile=False``: the model is for inference or
-    is compiled again by the trainer.
+    kfusion's custom layers, losses and metrics are registered first. ``compile=False``: the model is
+    for inference or is compiled again by the trainer. A file that is not a Keras zip, or that safe
+    mode refuses, raises KfusionError naming it.
     """
+    import zipfile
+
+    if not Path(path).is_file():
+        raise KfusionError(f"{path}: model file not found (expected a .keras file)")
+    if not zipfile.is_zipfile(path):  # checked before Keras is imported: a quick refusal
+        raise KfusionError(f"{path}: not a .keras model (expected the zip archive that keras.Model.save writes)")
     import keras
 
-    for name in LAYER_MODULES:
-        importlib.import_module(f"kfusion.models.{name}")
-    return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+    for name in LAYER_MODULES + TRAINING_MODULES:
+        importlib.import_module(name if "." in name else f"kfusion.models.{name}")
+    try:
+        return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as e:
+        raise KfusionError(f"{path}: refused or unreadable .keras ({one_line(e)})") from None
+
+
+def uncompiled(model):
+    """A copy of ``model`` (same weights) without any training set-up, nested networks included.
+
+    ``clone_model`` keeps a nested network's compile config, and loading such a file needs kfusion's
+    training losses: a deployable model must load with its layers alone.
+    """
+    copy = type(model).from_config(_drop_compile_configs(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _drop_compile_configs(config):
+    if isinstance(config, dict):
+        return {k: _drop_compile_configs(v) for k, v in config.items() if k != "compile_config"}
+    if isinstance(config, list):
+        return [_drop_compile_configs(v) for v in config]
+    return config

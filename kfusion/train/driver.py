@@ -21,22 +21,13 @@ def load_hourglass(path):
 def save_end_to_end(hourglass_path, fusion, out_dir):
     """Save ``out_dir/end_to_end.keras``: the deployable model (uint8 crop -> pose_3d, pose_2d,
     confidence) of the hourglass and a trained fusion network, which ``kfusion export`` takes."""
+    from kfusion.models import uncompiled
     from kfusion.models.end_to_end import build_end_to_end
 
     path = Path(out_dir) / "end_to_end.keras"
-    trainer.save_model(build_end_to_end(load_hourglass(hourglass_path), _uncompiled(fusion)), path)
+    # no compile config anywhere inside: the deployable file loads without kfusion's training losses
+    trainer.save_model(uncompiled(build_end_to_end(load_hourglass(hourglass_path), fusion)), path)
     return path
-
-
-def _uncompiled(model):
-    """A copy without the training set-up, so the deployable file needs no kfusion loss to load."""
-    import keras
-
-    if not getattr(model, "compiled", False):
-        return model
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def caches(cfg, run_dir, hourglass_path, splits):

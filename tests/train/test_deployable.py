@@ -1,0 +1,44 @@
+"""A trained fusion run's files load in a fresh process (no training code imported there)."""
+import subprocess
+import sys
+import textwrap
+
+from conftest import tiny_config
+
+# Registers kfusion's layers only: the deployable file must not need the training losses.
+SCRIPT = textwrap.dedent("""
+    import sys, zipfile, json, importlib
+    import keras
+    from kfusion import models
+    for name in models.LAYER_MODULES:
+        importlib.import_module("kfusion.models." + name)
+    e2e, legacy = sys.argv[1], sys.argv[2]
+    def compile_configs(x):
+        if isinstance(x, dict):
+            return [v for k, v in x.items() if k == "compile_config" and v] + [
+                c for v in x.values() for c in compile_configs(v)]
+        return [c for v in x for c in compile_configs(v)] if isinstance(x, list) else []
+    assert compile_configs(json.loads(zipfile.ZipFile(e2e).read("config.json"))) == [], "compile config saved"
+    model = keras.saving.load_model(e2e, compile=False, safe_mode=True)
+    assert "kfusion.train.losses" not in sys.modules
+    models.load_model(legacy)  # a nested network saved compiled: kfusion.models.load_model registers the losses
+    print("loaded", model.name)
+""")
+
+
+def test_end_to_end_of_a_trained_run_loads_in_a_fresh_process(tmp_path, tiny_cache):
+    from kfusion.models.end_to_end import build_end_to_end
+    from kfusion.models.hourglass import build_hourglass
+    from kfusion.train import driver, trainer
+
+    cfg = tiny_config(tmp_path, epochs=1)
+    trainer.save_model(build_hourglass("tiny"), tmp_path / "hourglass.keras")
+    fusion = trainer.train_fusion(cfg, *tiny_cache, tmp_path / "fusion", verbose=0)
+    assert fusion.compiled
+    e2e = driver.save_end_to_end(tmp_path / "hourglass.keras", fusion, tmp_path / "fusion")
+    # as end_to_end.keras files were written before: the nested network kept its compile config
+    legacy = tmp_path / "legacy.keras"
+    trainer.save_model(build_end_to_end(build_hourglass("tiny"), fusion, prune_fusion=False), legacy)
+    done = subprocess.run([sys.executable, "-c", SCRIPT, str(e2e), str(legacy)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-3000:]
