@@ -24,8 +24,9 @@ projected with :func:`kfusion.geometry.project_distorted`. The 32 raw joints bec
 The record's ``intrinsics`` is the undistorted pinhole K of the crop; the 2D joints include the
 lens distortion (they are the dataset's image positions), a difference of a few pixels at most.
 
-Protocol: train S1, S5, S6, S7, S8 / test S9, S11, all four cameras; action names are normalised
-to the 15 of the paper's Table 1 (:func:`normalize_action`).
+Protocol: train S1, S5, S6, S7, S8 / test S9, S11, all four cameras. Records keep each take's own
+name as their ``action`` (``"Directions"`` and ``"Directions 1"`` are two sequences); the protocol
+tables map them to the 15 of the paper's Table 1 (:func:`normalize_action`).
 """
 import re
 import sys
@@ -314,7 +315,8 @@ def find_sequences(root, subjects, *, npz=None, cameras_h5=None, allow_pickle=Fa
 def iter_samples(root, sequences, *, every=5, image_size=128, margin=0.2, skip_broken=False, log=sys.stderr):
     """Yield the record samples of ``sequences`` (from :func:`find_sequences`), every ``every``-th frame."""
     for subject, action, camera, load in sequences:
-        label = normalize_action(action)
+        normalize_action(action)  # an action outside Table 1 is an error, before any video is read
+        label = str(action)  # the take's own name ("Directions 1"): the two takes stay apart
         try:
             path = find_video(Path(root) / subject, action, camera)
         except KfusionError as e:

@@ -103,7 +103,7 @@ def render_job(job, image_size=128):
         "visibility": out["visibility"].astype(np.float32),
         "intrinsics": K_crop.astype(np.float32),
         "subject": job["subject"],
-        "action": h36m.normalize_action(job["sequence"]),
+        "action": job["sequence"],  # the take's own name; Table 1 names come from normalize_action
         "camera": cam["id"],
         "source": SOURCE,
         "frame": np.int64(job["frame"]),

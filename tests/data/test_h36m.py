@@ -64,7 +64,7 @@ def _check_samples(samples, cam3d_raw, subject, every=2):
         t = int(s["frame"])
         want3d = cam3d_raw[t][skeletons.H36M32_TO_17]
         np.testing.assert_allclose(s["joints_3d"], want3d, atol=1e-2)  # camera frame, mm, h36m17 order
-        assert s["subject"] == subject and s["action"] == "Directions" and s["camera"] == CAM
+        assert s["subject"] == subject and s["action"] == "Directions 1" and s["camera"] == CAM
         assert s["source"] == "h36m"
         S = s["image"].shape[0]
         assert np.all((s["joints_2d"] >= 0) & (s["joints_2d"] <= S)) and np.all(s["visibility"] == 1)
