@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-PROTOCOLS = ("synthetic", "h36m", "humaneva", "kth")
+PROTOCOLS = ("synthetic", "h36m", "humaneva", "kth", "lsp")
 
 
 def add_arguments(parser):
@@ -13,13 +13,18 @@ def add_arguments(parser):
     parser.add_argument("--split", default="test", help="which split to evaluate (default: test)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="synthetic",
                         help="which tables to print: synthetic (per action), h36m (Tables 1-2), "
-                             "humaneva (Table 3), kth (Table 4)")
+                             "humaneva (Table 3), kth (Table 4), lsp (real photographs: --data is an "
+                             "LSP-extended folder, held-out images 5001-6000, PCK@0.2)")
+    parser.add_argument("--peer", default=None,
+                        help="lsp: also run MediaPipe BlazePose-full (pose_landmark_full.tflite) on the same crops")
     parser.add_argument("--out", default=None, help="folder for evaluation.md/.json (default: beside the model)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many samples")
 
 
 def run(args):
+    if args.protocol == "lsp":
+        return _run_photos(args)
     from kfusion.data import posepairs
     from kfusion.eval import evaluate
     from kfusion.export.estimator import load_keras_or_saved
@@ -45,6 +50,27 @@ def run(args):
         from kfusion.eval import protocols
 
         md = protocols.write_protocol_report(args.protocol, pred, gt, meta, out_dir)
+    print(md)
+    print(f"kfusion evaluate: wrote {out_dir}/evaluation.md and .json", file=sys.stderr)
+    return 0
+
+
+def _run_photos(args):
+    """``--protocol lsp``: kfusion (and ``--peer``) on the held-out LSP-extended photographs."""
+    import kfusion
+    from kfusion.eval import photos
+    from kfusion.io import write_json, write_text
+
+    estimator = kfusion.load(args.model)
+    peer = photos.BlazePoseFull(args.peer) if args.peer else None
+    first, last = photos.HELD_OUT
+    if args.limit:
+        last = min(last, first + int(args.limit))
+    result = photos.evaluate(estimator, args.data, peer=peer, first=first, last=last, log=sys.stderr)
+    out_dir = Path(args.out or "runs/evaluate-lsp")  # not into the model's folder: it may be a shipped one
+    md = f"# kfusion evaluate: protocol lsp ({args.model})\n\n{result['markdown']}\n"
+    write_text(out_dir / "evaluation.md", md)
+    write_json(out_dir / "evaluation.json", {k: v for k, v in result.items() if k != "markdown"})
     print(md)
     print(f"kfusion evaluate: wrote {out_dir}/evaluation.md and .json", file=sys.stderr)
     return 0

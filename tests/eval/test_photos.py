@@ -52,3 +52,21 @@ def test_heldout_side_by_side():
         assert r["blazepose_2d"]["per_joint"]["neck"] is None and r["blazepose_ms"] > 0
         assert r["blazepose_2d"]["pck_limbs"] > 15  # it finds people in real photos
     assert "PCK (12 limb joints, %)" in r["markdown"]
+
+
+@pytest.mark.skipif(not (LSP_ROOT / "joints.mat").is_file(),
+                    reason=f"LSP-extended not at {LSP_ROOT} (research-only data, read from ../shared)")
+def test_cli_protocol_lsp(tmp_path):
+    import json
+
+    from kfusion.cli.main import main
+    from kfusion.export.estimator import default_model_path
+
+    args = ["evaluate", "--protocol", "lsp", "--data", str(LSP_ROOT), "--model", str(default_model_path()),
+            "--limit", "6", "--out", str(tmp_path)]
+    if PEER.is_file():
+        args += ["--peer", str(PEER)]
+    assert main(args) == 0
+    r = json.loads((tmp_path / "evaluation.json").read_text())
+    assert r["images"] == "LSP-extended im05001..im05006" and "kfusion_2d" in r
+    assert ("blazepose_2d" in r) == PEER.is_file()
