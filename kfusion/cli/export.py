@@ -10,13 +10,17 @@ def add_arguments(parser):
                         help="records folder whose crops measure TFLite parity (default: held-out "
                         "synthetic renders)")
     parser.add_argument("--num-parity", type=int, default=32, help="images for the parity report")
+    parser.add_argument("--variants", nargs="+", default=None, choices=("float32", "float16", "int8"),
+                        help="TFLite variants to write (default: all three)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an export already in --out (files kfusion did not write are kept)")
 
 
 def run(args):
     from kfusion.export.package import export_model
 
     report = export_model(args.model, args.out, version=args.version, calibration_data=args.calibration_data,
-                          num_parity=args.num_parity)
+                          num_parity=args.num_parity, variants=args.variants, overwrite=args.overwrite)
     for variant, r in report["variants"].items():
         print(f"{variant}: pose_3d max {r['pose_3d']['max']:.3f} mm (mean {r['pose_3d']['mean']:.3f}), "
               f"pose_2d max {r['pose_2d']['max']:.3f} px, {r['size_bytes'] / 1024:.0f} KiB")

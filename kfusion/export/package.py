@@ -8,10 +8,12 @@
       parity.json, parity.md                 TFLite vs Keras on real inputs
       MODEL.md                               the model card
 
-Everything is built in a temporary folder beside ``NAME`` and renamed onto it at the end; other
-``<version>`` folders already in ``NAME`` are kept.
+Everything is built in a temporary folder beside ``NAME`` and swapped onto it at the end (a kill
+leaves the old export or the new one). What else ``NAME`` held (other ``<version>`` folders, a
+user's notes) is kept; replacing an existing export needs ``overwrite=True`` (``--overwrite``).
 """
 import itertools
+import os
 import shutil
 import sys
 import tempfile
@@ -20,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import __version__
-from kfusion.errors import KfusionError
-from kfusion.io import write_json, write_text
+from kfusion.errors import KfusionError, one_line
+from kfusion.io import umask, replace_dir, write_json, write_text
 
 
 def parity_inputs(size, num=16, records=None, seed=12345):
@@ -52,13 +54,36 @@ def parity_inputs(size, num=16, records=None, seed=12345):
     return np.stack(images), desc
 
 
+# What an export writes at the top of NAME (besides <version>/): only these are replaced.
+EXPORT_FILES = ("tflite", "onnx", "end_to_end.keras", "kfusion.json", "parity.json", "parity.md", "MODEL.md")
+
+
+def check_destination(out, *, overwrite=False):
+    """Refuse (one line) an ``out`` that is a file, lies under a file, cannot be created or written,
+    or already holds an export (unless ``overwrite``). Creates ``out``'s parent folder."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise KfusionError(f"--out {out}: is a file; expected a folder for the export")
+    if (out / "kfusion.json").is_file() and not overwrite:
+        raise KfusionError(f"--out {out}: already holds an exported model; pass --overwrite to replace it "
+                           "(files kfusion did not write are kept)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        probe.rmdir()
+    except OSError as e:
+        raise KfusionError(f"--out {out}: cannot write there ({one_line(e)})") from None
+
+
 def export_model(model_path, out, *, version=1, calibration_data=None, num_parity=16, speed_repeats=10,
-                 variants=None, log=None):
+                 variants=None, log=None, overwrite=False):
     """Export the end-to-end model at ``model_path`` (``.keras`` or run folder) to ``out``.
 
-    Returns the parity report dict (also in ``out/parity.json``).
+    ``overwrite``: replace an export already in ``out`` (else KfusionError). Returns the parity
+    report dict (also in ``out/parity.json``).
     """
     log = log or sys.stderr
+    check_destination(out, overwrite=overwrite)  # before TensorFlow is imported: a quick refusal
     from kfusion.export import model_card, tflite
     from kfusion.export.bench import latency_throughput
     from kfusion.export.estimator import _saved_model_runner
@@ -75,7 +100,6 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     source = find_end_to_end(model_path)
     model = load_end_to_end(source)
     info = model_info(model)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         print(f"kfusion export: SavedModel -> {out / str(version)}", file=log)
@@ -115,8 +139,11 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
             tmp / "MODEL.md", out.name, info, source=source, parity=report, speeds=speeds,
             files={k: v for k, v in files.items()}, results_path=model_card.find_results(source),
             config_path=model_card.find_config(source))
-        _keep_other_versions(out, tmp, version)
-        _swap(tmp, out)
+        _carry_over(out, tmp)
+        tmp.chmod(0o777 & ~umask())  # mkdtemp makes a private folder; an export is shared as usual
+        replace_dir(tmp, out)
+    except OSError as e:  # disk full, quota, a folder made read-only meanwhile
+        raise KfusionError(f"--out {out}: cannot write the export ({one_line(e)}); nothing was changed") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report
@@ -143,17 +170,24 @@ def _onnx_note(saved, tmp):
     return "onnx/kfusion.onnx" if done.returncode == 0 else f"failed: {done.stderr.strip().splitlines()[-1:]}"
 
 
-def _keep_other_versions(out, tmp, version):
+def _carry_over(out, tmp):
+    """Link into ``tmp`` what ``out`` holds that this export did not rebuild (other versions, a user's
+    files): the swap replaces only what kfusion writes."""
     if not out.is_dir():
         return
     for p in out.iterdir():
-        if p.is_dir() and p.name.isdigit() and int(p.name) != version:
-            shutil.copytree(p, tmp / p.name)
+        target = tmp / p.name
+        if target.exists() or p.name in EXPORT_FILES:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.copytree(p, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(p, target)
 
 
-def _swap(tmp, out):
-    from kfusion.export.saved_model import _replace_dir
-
-    final = tmp.with_name(tmp.name + ".done")
-    tmp.rename(final)
-    _replace_dir(final, out)
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return dst

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kfusion import skeletons
 from kfusion.errors import KfusionError
+from kfusion.io import replace_dir
 
 SIGNATURE = "serving_default"
 END_TO_END_NAMES = ("end_to_end.keras",)
@@ -119,23 +120,10 @@ def write_saved_model(model, out_dir, outputs=None):
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         archive.write_out(str(tmp / "sm"), verbose=False)
-        _replace_dir(tmp / "sm", out_dir)
+        replace_dir(tmp / "sm", out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
-
-
-def _replace_dir(src, dst):
-    """Move folder ``src`` onto ``dst`` (an old ``dst`` is removed only once ``src`` is complete)."""
-    dst = Path(dst)
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        dst.rename(old)
-    Path(src).rename(dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def signature_summary(saved_dir):

@@ -1,8 +1,10 @@
 """Training callbacks: the standard set, and the fusion trace of the paper's Fig. 4."""
+import os
 from pathlib import Path
 
 import keras
 
+from kfusion.errors import KfusionError, one_line
 from kfusion.io import write_json
 
 
@@ -73,7 +75,7 @@ def standard_callbacks(run_dir, *, monitor="val_loss", checkpoint_every=1, fusio
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     cbs = [
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
+        BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
         _EveryN(keras.callbacks.ModelCheckpoint(
             str(run_dir / "checkpoints" / "epoch-{epoch:03d}.keras"), save_weights_only=False), checkpoint_every),
@@ -84,6 +86,44 @@ def standard_callbacks(run_dir, *, monitor="val_loss", checkpoint_every=1, fusio
     if fusion_trace:
         cbs.append(FusionTrace(run_dir / "fusion_trace.json"))
     return cbs
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' resume callback with atomic backups: a kill while saving leaves the previous backup
+    (Keras overwrites the file in place). A backup it cannot read is one line naming the folder
+    instead of an h5py traceback on every rerun."""
+
+    def _save_model(self):
+        weights = Path(self._weights_path)
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        tmp = weights.with_name(f".{weights.name}.tmp.weights.h5")  # save_weights wants this suffix
+        self.model.save_weights(str(tmp), overwrite=True)
+        os.replace(tmp, weights)
+        write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError, KeyError) as e:
+            raise KfusionError(f"{self.backup_dir}: unreadable training backup ({one_line(e, 80)}); delete that "
+                               "folder to train this stage afresh") from None
+
+
+def history_from_log(path):
+    """Per-epoch history ``{name: [value per epoch]}`` of a ``CSVLogger`` file, every run of it included.
+
+    A resumed run appends to the log, so this covers the epochs before the interruption too; an
+    epoch logged twice keeps its last row.
+    """
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = {int(r["epoch"]): r for r in csv.DictReader(f) if r.get("epoch", "").strip().isdigit()}
+    names = [k for k in (next(iter(rows.values())) if rows else {}) if k != "epoch"]
+    return {k: [float(rows[e][k]) if _is_number(rows[e].get(k)) else None for e in sorted(rows)] for k in names}
 
 
 class _EveryN(keras.callbacks.Callback):

@@ -323,10 +323,12 @@ def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy, strategy_nam
 
 def _write_outputs(model, build, run_dir, strategy, history, *, seconds, epochs, workers):
     """The chief's outputs, as the fit path writes them: ``model.keras`` and ``train_summary.json``."""
+    from kfusion.train.callbacks import history_from_log
+
     _save_plain_copy(model, build, run_dir / "model.keras")
-    write_json(run_dir / "train_summary.json", {
+    write_json(run_dir / "train_summary.json", {  # a resumed run's log.csv holds every epoch
         "seconds": seconds, "epochs": epochs, "workers": workers,
-        "replicas": strategy.num_replicas_in_sync, "history": history})
+        "replicas": strategy.num_replicas_in_sync, "history": history_from_log(run_dir / "log.csv") or history})
 
 
 def _slice_cache(cache, index, count):

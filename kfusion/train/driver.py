@@ -1,4 +1,5 @@
 """From a validated config to trained models in a run folder (what `kfusion train` runs)."""
+import shutil
 import sys
 from pathlib import Path
 
@@ -46,12 +47,91 @@ def caches(cfg, run_dir, hourglass_path, splits):
     return out
 
 
+def stage_dir(cfg, stage, run_dir):
+    """The sub-folder of ``run_dir`` that a stage trains into (``model.keras``, ``backup/``, ...)."""
+    run_dir = Path(run_dir)
+    if stage == "hourglass":
+        return run_dir / "hourglass"
+    if stage == "fusion":
+        return run_dir / f"fusion-{cfg['fusion']['strategy']}"
+    if stage == "lifting":
+        return run_dir / "lifting"
+    raise KfusionError(f"unknown stage {stage!r}; expected hourglass, fusion or lifting")
+
+
+def check_resumable(cfg, out):
+    """Refuse to resume (or to call finished) a stage folder whose saved state came from another config.
+
+    A stage folder with a training backup (``backup/``, or the multi-worker ``checkpoints/checkpoint``)
+    resumes from it; with a different config it would train on (or stop at) the old run's weights.
+    """
+    import json
+
+    out = Path(out)
+    saved = out / "config.json"
+    state = (out / "backup").is_dir() or (out / "checkpoints" / "checkpoint").is_file()
+    if not (state and saved.is_file()):
+        return
+    try:
+        old = json.loads(saved.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    new = json.loads(json.dumps(cfg, default=str))
+    if old != new:
+        keys = _changed_keys(old, new) if isinstance(old, dict) else ["config.json unreadable"]
+        raise KfusionError(f"{out}: holds a run trained with another config (changed: {', '.join(keys[:4])}"
+                           f"{' ...' if len(keys) > 4 else ''}); use another --out, or delete {out} to start afresh")
+
+
+def _changed_keys(a, b, prefix=""):
+    out = []
+    for k in sorted(set(a) | set(b)):
+        x, y = a.get(k), b.get(k)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out += _changed_keys(x, y, f"{prefix}{k}.")
+        elif x != y:
+            out.append(f"{prefix}{k}")
+    return out
+
+
 def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpus=None, profile=False,
                 verbose=1):
-    """Train one stage; returns the run sub-folder that holds ``model.keras``."""
+    """Train one stage; returns the run sub-folder that holds ``model.keras``.
+
+    A stage that fails with a KfusionError leaves no new files behind: a run folder this call
+    created is removed, and in an existing one the ``config.json`` files it wrote.
+    """
+    run_dir = Path(run_dir)
+    out = stage_dir(cfg, stage, run_dir)
+    check_resumable(cfg, out)
+    created = [p for p in (run_dir, out) if not p.exists()]
+    written = [p for p in (run_dir / "config.json", out / "config.json") if not p.exists()]
+    try:
+        return _train_stage(cfg, stage, run_dir, out, hourglass=hourglass, epochs=epochs,
+                            logical_cpus=logical_cpus, profile=profile, verbose=verbose)
+    except KfusionError:
+        _undo_unstarted(out, created, written)
+        raise
+
+
+def _undo_unstarted(out, created, written):
+    """After a failure before any training output: remove the config.json files and folders it made.
+
+    A stage that has written anything else (a cache, a checkpoint, a log) keeps it: it can resume.
+    """
+    started = out.is_dir() and any(f.is_file() and f.name != "config.json" for f in out.rglob("*"))
+    if started:
+        return
+    for p in written:
+        p.unlink(missing_ok=True)
+    for d in reversed(created):  # the stage folder, then the run folder, if nothing else is in them
+        if d.is_dir() and not any(f.is_file() for f in d.rglob("*")):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _train_stage(cfg, stage, run_dir, out, *, hourglass, epochs, logical_cpus, profile, verbose):
     if logical_cpus:
         trainer.configure_logical_cpus(logical_cpus)
-    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", cfg)
     if cfg["train"]["mixed_precision"]:
@@ -61,31 +141,25 @@ def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, logical_cpu
     if cfg["train"]["strategy"] == "multiworker":
         from kfusion.train import distributed
 
+        write_json(out / "config.json", cfg)
         return distributed.train_stage(cfg, stage, run_dir, hourglass=hourglass, epochs=epochs,
                                          profile=profile, verbose=verbose)
+    if stage == "lifting" and posepairs.is_pose_pairs(cfg["data"]["records"]):
+        write_json(out / "config.json", cfg)  # ground-truth 2D/3D pairs: no hourglass, no cache
+        trainer.train_lifting_pairs(cfg, cfg["data"]["records"], out, verbose=verbose, epochs=epochs)
+        return out
     if stage == "hourglass":
-        out = run_dir / "hourglass"
         write_json(out / "config.json", cfg)  # each stage keeps the config it was trained with
         trainer.train_hourglass(cfg, out, verbose=verbose, epochs=epochs, profile=profile)
-        return out
-    if stage == "lifting" and posepairs.is_pose_pairs(cfg["data"]["records"]):
-        out = run_dir / "lifting"  # ground-truth 2D/3D pairs: no hourglass, no cache
-        write_json(out / "config.json", cfg)
-        trainer.train_lifting_pairs(cfg, cfg["data"]["records"], out, verbose=verbose, epochs=epochs)
         return out
     hourglass = Path(hourglass or run_dir / "hourglass" / "model.keras")
     c = caches(cfg, run_dir, hourglass, [cfg["data"]["train_split"], cfg["data"]["val_split"]])
     train_cache, val_cache = c[cfg["data"]["train_split"]], c[cfg["data"]["val_split"]]
+    write_json(out / "config.json", cfg)
     if stage == "fusion":
-        out = run_dir / f"fusion-{cfg['fusion']['strategy']}"
-        write_json(out / "config.json", cfg)
         fusion = trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs,
                                       profile=profile)
         save_end_to_end(hourglass, fusion, out)
-    elif stage == "lifting":
-        out = run_dir / "lifting"
-        write_json(out / "config.json", cfg)
-        trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)
     else:
-        raise KfusionError(f"unknown stage {stage!r}; expected hourglass, fusion or lifting")
+        trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)
     return out

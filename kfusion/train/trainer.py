@@ -280,9 +280,12 @@ def _fit(model, train, val, run_dir, cfg, epochs, *, fusion_trace, verbose, prof
                                                      fusion_trace=fusion_trace, profile=profile))
     seconds = time.perf_counter() - t0
     save_model(model, Path(run_dir) / "model.keras")
-    write_json(Path(run_dir) / "train_summary.json", {
+    from kfusion.train.callbacks import history_from_log
+
+    write_json(Path(run_dir) / "train_summary.json", {  # a resumed run's log.csv holds every epoch
         "seconds": seconds, "epochs": epochs,
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()}})
+        "history": history_from_log(Path(run_dir) / "log.csv")
+        or {k: [float(x) for x in v] for k, v in history.history.items()}})
     return model
 
 
