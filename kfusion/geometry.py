@@ -201,12 +201,12 @@ def crop_image(image, box, out_size):
     centres = (np.arange(out_size) + 0.5) * (size / out_size)
     xs, ys = x0 + centres - 0.5, y0 + centres - 0.5  # source sample positions, index units
     x_lo, y_lo = np.floor(xs).astype(int), np.floor(ys).astype(int)
-    wx, wy = (xs - x_lo)[None, :, None], (ys - y_lo)[:, None, None]
-    src = image.astype(np.float32)
+    wx = (xs - x_lo).astype(np.float32)[None, :, None]
+    wy = (ys - y_lo).astype(np.float32)[:, None, None]
 
-    def gather(yi, xi):
+    def gather(yi, xi):  # only the out_size^2 samples are read and converted, never the whole image
         valid = ((yi >= 0) & (yi < H))[:, None] & ((xi >= 0) & (xi < W))[None, :]
-        vals = src[np.clip(yi, 0, H - 1)][:, np.clip(xi, 0, W - 1)]
+        vals = image[np.clip(yi, 0, H - 1)[:, None], np.clip(xi, 0, W - 1)[None, :]].astype(np.float32)
         return vals * valid[..., None]
 
     out = ((1 - wy) * ((1 - wx) * gather(y_lo, x_lo) + wx * gather(y_lo, x_lo + 1))

@@ -23,7 +23,11 @@ def load_keras_or_saved(path):
             raise KfusionError(f"{path}: model file not found (expected a .keras file)")
         from kfusion.models import load_model
 
-        return load_model(path)  # kfusion's layers registered; safe_mode
+        model = load_model(path)  # kfusion's layers registered; safe_mode
+        if len(model.inputs) != 1 or not _predicts_poses(model):
+            raise KfusionError(f"{path}: a Keras model that does not output 3D poses; expected a kfusion "
+                               "end-to-end (image -> pose_3d) or lifting model")
+        return model
     saved = find_saved_model(path)
     import tensorflow as tf
 
@@ -37,6 +41,13 @@ def load_keras_or_saved(path):
     call.inputs = [fn.structured_input_signature[1][input_name]]
     call.loaded = loaded  # the signature's variables live as long as the object that owns them
     return call
+
+
+def _predicts_poses(model):
+    """True for a model whose output is ``pose_3d``: a dict holding it, or one (None, J, 3) tensor."""
+    if isinstance(model.output, dict):
+        return "pose_3d" in model.output
+    return len(model.outputs) == 1 and len(model.outputs[0].shape) == 3 and model.outputs[0].shape[-1] == 3
 
 
 def find_saved_model(path):
@@ -55,6 +66,7 @@ def find_saved_model(path):
 # ----------------------------------------------------------------------------- the estimator API
 BACKENDS = ("auto", "tflite", "savedmodel", "keras")
 DEFAULT_MODEL_NAME = "kfusion-synthetic"
+MIN_IMAGE_SIDE = 16  # pixels: smaller inputs are refused rather than given a made-up pose
 METADATA = "kfusion.json"
 
 
@@ -188,6 +200,8 @@ def to_rgb_uint8(image, origin="image"):
     their maximum value if above 255), bool, and floats in [0, 1] (or [0, 255] if larger).
     """
     a = np.asarray(image)
+    if a.dtype == np.uint8 and a.ndim == 3 and a.shape[-1] == 3 and min(a.shape[:2]) >= 1:
+        return a  # already what the model takes: no copy, no conversion
     if a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (2, 3, 4)) or min(a.shape[:2]) < 1:
@@ -222,6 +236,8 @@ def read_image(path):
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    from kfusion.errors import one_line
+
     path = Path(path)
     if not path.is_file():
         raise KfusionError(f"{path}: image file not found")
@@ -242,20 +258,22 @@ def read_image(path):
                 a = np.asarray(im.convert("RGBA"))
             else:
                 a = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise KfusionError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+        raise KfusionError(f"{path}: not a readable image ({type(e).__name__}: {one_line(e, 90)})") from None
     return to_rgb_uint8(a, origin=str(path))
 
 
-def parse_bbox(text):
-    """``"x,y,w,h"`` (full-image pixels) -> tuple of 4 floats, with a one-line error."""
+def parse_bbox(box, name="bbox"):
+    """``"x,y,w,h"`` or 4 numbers (full-image pixels) -> tuple of 4 floats, with a one-line error
+    naming the argument (``name``)."""
     try:
-        box = tuple(float(v) for v in str(text).split(","))
-    except ValueError:
-        box = ()
-    if len(box) != 4 or box[2] <= 0 or box[3] <= 0 or not all(np.isfinite(box)):
-        raise KfusionError(f"--bbox {text!r}: expected x,y,w,h in pixels with w, h > 0")
-    return box
+        values = str(box).split(",") if isinstance(box, str) else list(box)
+        parsed = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        parsed = ()
+    if len(parsed) != 4 or not all(np.isfinite(parsed)) or parsed[2] <= 0 or parsed[3] <= 0:
+        raise KfusionError(f"{name} {box!r}: expected x,y,w,h in pixels with w, h > 0")
+    return parsed
 
 
 def crop_box_for(image_shape, bbox=None, margin=0.2):
@@ -270,9 +288,10 @@ def crop_box_for(image_shape, bbox=None, margin=0.2):
     if bbox is None:
         s = float(min(H, W))
         return np.array([(W - s) / 2.0, (H - s) / 2.0, s])
-    x, y, w, h = (float(v) for v in bbox)
-    if w <= 0 or h <= 0:
-        raise KfusionError(f"bbox {tuple(bbox)}: width and height must be > 0 (x, y, w, h pixels)")
+    x, y, w, h = parse_bbox(bbox)
+    if x >= W or y >= H or x + w <= 0 or y + h <= 0:
+        raise KfusionError(f"bbox {(x, y, w, h)}: lies outside the {W} x {H} image; expected a box that "
+                           "overlaps it (x, y, w, h pixels)")
     return square_box(np.array([[x, y], [x + w, y + h]]), margin=margin)
 
 
@@ -327,6 +346,9 @@ class Estimator:
         from kfusion.geometry import crop_image, crop_to_image
 
         rgb = read_image(image) if isinstance(image, (str, Path)) else to_rgb_uint8(image)
+        if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+            raise KfusionError(f"{image if isinstance(image, (str, Path)) else 'image'}: {rgb.shape[1]} x "
+                               f"{rgb.shape[0]} pixels; expected at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}")
         box = crop_box_for(rgb.shape, bbox)
         crop = crop_image(rgb, box, self.input_size)
         out = self.predict_crops(crop[None])
