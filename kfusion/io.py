@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from kfusion.errors import KfusionError
+from kfusion.errors import KfusionError, one_line
 
 
 @contextlib.contextmanager
@@ -120,8 +120,12 @@ def read_yaml(path):
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
-        msg = str(e).replace("\n", " ")
-        raise KfusionError(f"{path}: not valid YAML ({msg})") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(e, "problem", None) or str(e)
+        if "python/" in problem:
+            problem = "a Python object tag; expected plain YAML data (safe_load never runs code)"
+        raise KfusionError(f"{where}: not valid YAML ({one_line(problem, 110)})") from None
 
 
 def load_npz(path, required=()):

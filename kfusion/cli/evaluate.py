@@ -29,8 +29,13 @@ def run(args):
     from kfusion.eval import evaluate
     from kfusion.export.estimator import load_keras_or_saved
 
+    pairs = posepairs.is_pose_pairs(args.data)
+    if not pairs:
+        from kfusion.data.records import check_split
+
+        check_split(args.data, args.split)  # before the model loads: bad records are a quick refusal
     model = load_keras_or_saved(args.model)
-    if posepairs.is_pose_pairs(args.data):
+    if pairs:
         pred, gt, meta = evaluate.predict_pose_pairs(model, args.data, args.split, limit=args.limit)
         skeleton = posepairs.read_manifest(args.data)["skeleton"]
     else:

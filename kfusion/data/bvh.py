@@ -143,7 +143,11 @@ def read_bvh(path):
     path = Path(path)
     if not path.is_file():
         raise KfusionError(f"{path}: file not found (expected a .bvh file)")
-    return parse_bvh(path.read_text(encoding="utf-8", errors="strict"), path=str(path))
+    try:
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise KfusionError(f"{path}: not a text file (expected a BVH motion capture file)") from None
+    return parse_bvh(text, path=str(path))
 
 
 def axis_rotation(axis, angle_rad):

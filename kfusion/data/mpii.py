@@ -36,6 +36,9 @@ def load_annotations(path):
     """Read and validate an MPII JSON -> list of dicts with numpy ``joints`` (16, 2) corner px,
     ``visibility`` (16,), ``center`` (2,) corner px, ``scale`` float, ``image`` str."""
     path = Path(path)
+    if path.suffix.lower() == ".mat" or (path.is_file() and path.open("rb").read(6) == b"MATLAB"):
+        raise KfusionError(f"{path}: the official MATLAB .mat is not read; pass the JSON conversion of it "
+                           "(train.json / valid.json of the stacked-hourglass or HRNet MPII code)")
     data = read_json(path)
     if not isinstance(data, list):
         raise KfusionError(f"{path}: top level is a {type(data).__name__}; expected {LAYOUT}")

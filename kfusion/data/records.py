@@ -139,7 +139,8 @@ def encode_example(sample):
     for key in STRING_KEYS:
         feats[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(sample[key]).encode("utf-8")]))
     feats["frame"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(sample["frame"])]))
-    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+    # deterministic: the features map is written in key order, so records are byte-identical across processes
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString(deterministic=True)
 
 
 def _feature_spec(num_joints):
@@ -418,6 +419,18 @@ def check_shards(files, full=False):
                 n += 1
         counts.append(n)
     return counts
+
+
+def check_split(data_dir, split):
+    """Check that ``split``'s shards are complete, well framed and hold the manifest's count; returns it."""
+    manifest = read_manifest(data_dir)
+    if split not in manifest["splits"]:
+        raise KfusionError(f"{data_dir}: no split {split!r}; the manifest has {sorted(manifest['splits'])}")
+    found = sum(check_shards(record_files(data_dir, split)))
+    expected = int(manifest["splits"][split]["count"])
+    if found != expected:
+        raise KfusionError(f"{data_dir}: the {split} shards hold {found} records; manifest.json says {expected}")
+    return found
 
 
 def _tf_message(error):

@@ -69,7 +69,7 @@ def predict_records(model, data_dir, split, *, batch_size=32, input_size=None, l
     call = tf.function(lambda x: model(x, training=False))
     preds, gts, meta = [], [], {"action": [], "subject": [], "frame": []}
     seen = 0
-    for features, targets, m in ds:
+    for features, targets, m in _checked(ds, data_dir, split):
         image = tf.cast(tf.clip_by_value(tf.round(features["image"] * 255.0), 0, 255), tf.uint8)
         out = call(image)
         out = out["pose_3d"] if isinstance(out, dict) else out
@@ -83,6 +83,24 @@ def predict_records(model, data_dir, split, *, batch_size=32, input_size=None, l
     meta = {k: np.concatenate(v) for k, v in meta.items()}
     meta["action"], meta["subject"] = meta["action"].astype(str), meta["subject"].astype(str)
     return np.concatenate(preds), np.concatenate(gts), meta
+
+
+def _checked(ds, data_dir, split):
+    """Iterate ``ds``; a record whose data checksum fails is a one-line error naming the split."""
+    import tensorflow as tf
+
+    from kfusion.data.records import _tf_message
+    from kfusion.errors import KfusionError
+
+    it = iter(ds)
+    while True:
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+        except tf.errors.DataLossError as e:
+            raise KfusionError(f"{data_dir}: a corrupt {split} record ({_tf_message(e)}); "
+                               "write the records again") from None
 
 
 def predict_pose_pairs(model, data_dir, split, *, batch_size=4096, limit=None):

@@ -142,8 +142,11 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
         _carry_over(out, tmp)
         tmp.chmod(0o777 & ~umask())  # mkdtemp makes a private folder; an export is shared as usual
         replace_dir(tmp, out)
-    except OSError as e:  # disk full, quota, a folder made read-only meanwhile
-        raise KfusionError(f"--out {out}: cannot write the export ({one_line(e)}); nothing was changed") from None
+    except Exception as e:  # disk full, quota, a folder made read-only meanwhile (OSError, or TF's own)
+        if not (isinstance(e, OSError) or type(e).__module__.startswith("tensorflow")
+                and any(w in str(e) for w in ("File too large", "No space left", "Read-only", "Permission denied"))):
+            raise
+        raise KfusionError(f"--out {out}: cannot write the export ({one_line(e, 60)}); nothing was changed") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report

@@ -74,6 +74,9 @@ def list_inputs(paths):
             out.append(("video", p))
         else:
             out.append(("image", p))  # missing or unreadable files fail one by one, later
+    if not out:
+        raise KfusionError(f"{', '.join(map(str, paths))}: no images or videos (expected files ending in "
+                           f"{', '.join(sorted(IMAGE_EXTS | VIDEO_EXTS))[:60]}...)")
     return out
 
 

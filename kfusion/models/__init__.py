@@ -31,7 +31,7 @@ def load_model(path, *, compile=False):
     try:
         return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as e:
-        raise KfusionError(f"{path}: refused or unreadable .keras ({one_line(e)})") from None
+        raise KfusionError(f"{path}: refused or unreadable .keras ({one_line(e, 80)})") from None
 
 
 def uncompiled(model):

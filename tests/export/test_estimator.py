@@ -45,7 +45,7 @@ def test_odd_image_files(est, tmp_path, rng, kind):
         im = Image.fromarray(rgb[..., 0].astype(np.uint16) * 257)
         assert im.mode.startswith("I;16")
     elif kind == "tiny":
-        im = Image.fromarray(rgb[:3, :2])
+        im = Image.fromarray(rgb[:16, :16])  # the smallest accepted (MIN_IMAGE_SIDE)
     elif kind == "large":
         im = Image.fromarray(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8))
     else:
