@@ -353,6 +353,20 @@ def _split_subjects(subjects):
     return out, chosen
 
 
+def _protocol_sequences(root, subjects, every, npz, cameras_h5, allow_pickle):
+    """Yield (split, sequences, layout) of the protocol's splits, restricted to ``subjects``; a chosen
+    subject without poses is an error."""
+    if int(every) < 1:
+        raise KfusionError(f"every is {every}; expected >= 1")
+    by_split, chosen = _split_subjects(subjects)
+    for split, subs in by_split.items():
+        seqs, layout = find_sequences(root, subs, npz=npz, cameras_h5=cameras_h5, allow_pickle=allow_pickle)
+        empty = sorted(set(subs) - {q[0] for q in seqs})
+        if chosen is not None and empty:
+            raise KfusionError(f"{root}: no poses for subject(s) {empty} ({layout} layout)")
+        yield split, seqs, layout
+
+
 def has_videos(root, subjects):
     """True when any of ``subjects`` has a ``Videos`` folder under ``root``."""
     return any((Path(root) / _subject_key(s) / "Videos").is_dir() for s in subjects)
@@ -382,16 +396,10 @@ def prepare_poses(root, out, *, subjects=None, every=1, npz=None, cameras_h5=Non
     """Human3.6M without videos: 2D/3D pose pairs per camera (:mod:`kfusion.data.posepairs`), ``train``
     (S1, S5, S6, S7, S8) and ``test`` (S9, S11); the 2D joints are the 3D joints projected with the
     camera's intrinsics and distortion, exactly as 3d-pose-baseline does. Returns the manifest."""
-    if int(every) < 1:
-        raise KfusionError(f"every is {every}; expected >= 1")
-    by_split, chosen = _split_subjects(subjects)
+    chosen = _split_subjects(subjects)[1]
     counts, layouts, sequences = {}, set(), {}
-    for split, subs in by_split.items():
-        seqs, layout = find_sequences(root, subs, npz=npz, cameras_h5=cameras_h5, allow_pickle=allow_pickle)
+    for split, seqs, layout in _protocol_sequences(root, subjects, every, npz, cameras_h5, allow_pickle):
         layouts.add(layout)
-        empty = sorted(set(subs) - {q[0] for q in seqs})
-        if chosen is not None and empty:
-            raise KfusionError(f"{root}: no poses for subject(s) {empty} ({layout} layout)")
         arrays = pose_pairs(seqs, every=every)
         if arrays is None:
             continue
@@ -408,16 +416,10 @@ def prepare(root, out, *, subjects=None, every=5, image_size=128, margin=0.2, np
             allow_pickle=False, num_shards=None, skip_broken=False):
     """Convert Human3.6M to records: ``train`` (S1, S5, S6, S7, S8) and ``test`` (S9, S11) splits,
     restricted to ``subjects`` if given; return the manifest dict."""
-    if int(every) < 1:
-        raise KfusionError(f"every is {every}; expected >= 1")
-    by_split, chosen = _split_subjects(subjects)
+    chosen = _split_subjects(subjects)[1]
     splits, layouts = {}, set()
-    for split, subs in by_split.items():
-        seqs, layout = find_sequences(root, subs, npz=npz, cameras_h5=cameras_h5, allow_pickle=allow_pickle)
+    for split, seqs, layout in _protocol_sequences(root, subjects, every, npz, cameras_h5, allow_pickle):
         layouts.add(layout)
-        empty = sorted(set(subs) - {q[0] for q in seqs})
-        if chosen is not None and empty:
-            raise KfusionError(f"{root}: no poses for subject(s) {empty} ({layout} layout)")
         splits[split] = (iter_samples(root, seqs, every=every, image_size=image_size, margin=margin,
                                       skip_broken=skip_broken), len(seqs) * 1500 // int(every))
     gen = {"reader": "kfusion.data.h36m", "root": str(root), "layout": sorted(layouts), "every": int(every),
