@@ -94,6 +94,26 @@ _ALLOWED_CHOICES = {
 }
 
 
+# Lower bounds of numeric keys, by key name wherever they appear (None values are not checked).
+_AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "image_size": 1, "num_train": 1,
+             "num_test": 0, "units": 1, "blocks": 0, "test_every": 1, "checkpoint_every": 0, "steps_per_epoch": 1,
+             "penalty": 0.0}
+_ABOVE = {"learning_rate": 0.0, "sigma": 0.0}  # strictly greater
+
+
+def _unknown_key(origin, path, key, allowed):
+    """One line (< 200 characters where it can be): the unknown key and what is allowed there."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key), sorted(allowed), n=2, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else f"allowed: {', '.join(sorted(allowed))}"
+    msg = f"{origin}: unknown key '{path}'; {hint}"
+    if len(msg) < 170:  # the command's own prefix comes in front
+        return msg
+    msg = f"{Path(str(origin)).name}: unknown key '{path}'; {hint}"
+    return msg if len(msg) < 170 else msg[:165].rsplit(", ", 1)[0] + ", ..."
+
+
 def _merge(defaults, given, where, origin):
     if not isinstance(given, dict):
         raise KfusionError(f"{origin}: '{where or 'top level'}' must be a mapping, got {type(given).__name__}")
@@ -101,7 +121,7 @@ def _merge(defaults, given, where, origin):
     for key, value in given.items():
         path = f"{where}.{key}" if where else str(key)
         if key not in defaults:
-            raise KfusionError(f"{origin}: unknown key '{path}'; allowed: {', '.join(sorted(defaults))}")
+            raise KfusionError(_unknown_key(origin, path, key, defaults))
         default = defaults[key]
         if isinstance(default, dict):
             out[key] = _merge(default, value if value is not None else {}, path, origin)
@@ -131,6 +151,13 @@ def _check_value(path, value, default, origin):
         ok = isinstance(value, type(default))
     if not ok:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected {type(default).__name__}")
+    name = path.split(".")[-1]
+    if name in _AT_LEAST and not isinstance(value, list) and value < _AT_LEAST[name]:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected >= {_AT_LEAST[name]}")
+    if name in _ABOVE and value <= _ABOVE[name]:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected > {_ABOVE[name]}")
+    if name == "dropout" and not 0.0 <= value < 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a rate in [0, 1)")
     return value
 
 
@@ -161,7 +188,7 @@ def override(cfg, dotted_key, value, origin="override"):
             raise KfusionError(f"{origin}: unknown key '{dotted_key}'")
         node, ref = node[p], ref[p]
     if parts[-1] not in ref:
-        raise KfusionError(f"{origin}: unknown key '{dotted_key}'; allowed: {', '.join(sorted(ref))}")
+        raise KfusionError(_unknown_key(origin, dotted_key, parts[-1], ref))
     node[parts[-1]] = _check_value(dotted_key, value, ref[parts[-1]], origin)
     return merged
 

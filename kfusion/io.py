@@ -140,7 +140,8 @@ def load_npz(path, required=()):
         with np.load(path, allow_pickle=False) as z:
             out = {k: z[k] for k in z.files}
     except ValueError as e:
-        raise KfusionError(f"{path}: cannot read without pickles ({e}); save arrays of numbers or strings") from None
+        raise KfusionError(f"{path}: holds pickled objects or is not an .npz; expected arrays of numbers or "
+                           "strings (pickles are never loaded)") from None
     except Exception as e:  # zipfile.BadZipFile, OSError, EOFError
         raise KfusionError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
     missing = [k for k in required if k not in out]

@@ -23,6 +23,8 @@ def run(args):
     estimator = kfusion.load(args.model, backend=args.backend)
     done, failed = predict_paths(estimator, args.inputs, args.out, bbox=bbox, stride=args.stride,
                                  figures=not args.no_figures)
+    if failed and not done:  # nothing came out: the inputs' own error lines above say why
+        return 2
     print(f"kfusion predict: {done} prediction(s) in {args.out} ({estimator.backend}: {estimator.source})"
           + (f"; {len(failed)} input(s) failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

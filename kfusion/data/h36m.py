@@ -308,8 +308,8 @@ def find_sequences(root, subjects, *, npz=None, cameras_h5=None, allow_pickle=Fa
             files = sorted((root / s / "MyPoses" / "3D_positions").glob("*.h5"))
             seqs += _world_sequences({p.stem: (lambda p=p: read_h5_pose(p)) for p in files}, cams, s)
         return seqs, "3d-pose-baseline-h5"
-    raise KfusionError(f"{root}: no poses for {list(subjects)}; expected {LAYOUT_CDF}, or {LAYOUT_H5} "
-                       f"(+ {LAYOUT_CAMERAS}), or --npz data_3d_h36m.npz --allow-pickle")
+    raise KfusionError(f"{root}: no Human3.6M poses (expected S*/MyPoseFeatures/D3_Positions_mono/*.cdf, "
+                       "S*/MyPoses/3D_positions/*.h5 or --npz)")
 
 
 def iter_samples(root, sequences, *, every=5, image_size=128, margin=0.2, skip_broken=False, log=sys.stderr):

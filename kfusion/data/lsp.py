@@ -38,7 +38,7 @@ def load_joints(path):
 
     path = Path(path)
     if not path.is_file():
-        raise KfusionError(f"{path}: file not found (expected LSP joints.mat with variable 'joints': {LAYOUTS})")
+        raise KfusionError(f"{path}: file not found (expected the joints.mat of LSP or LSP-extended)")
     try:
         mat = scipy.io.loadmat(str(path))
     except Exception as e:  # scipy raises several types for non-MAT files

@@ -37,11 +37,12 @@ def load_annotations(path):
     ``visibility`` (16,), ``center`` (2,) corner px, ``scale`` float, ``image`` str."""
     path = Path(path)
     if path.suffix.lower() == ".mat" or (path.is_file() and path.open("rb").read(6) == b"MATLAB"):
-        raise KfusionError(f"{path}: the official MATLAB .mat is not read; pass the JSON conversion of it "
-                           "(train.json / valid.json of the stacked-hourglass or HRNet MPII code)")
+        raise KfusionError(f"{path}: the official MPII .mat is not read; pass its JSON conversion "
+                           "(hourglass/HRNet train.json)")
     data = read_json(path)
     if not isinstance(data, list):
-        raise KfusionError(f"{path}: top level is a {type(data).__name__}; expected {LAYOUT}")
+        raise KfusionError(f"{path}: top level is a {type(data).__name__}; expected a JSON list of MPII "
+                           "entries (docs/datasets.md)")
     out = []
     for i, entry in enumerate(data):
         try:

@@ -340,6 +340,10 @@ def load_pose_file(path):
         raise KfusionError(f"{path}: poses_3d has shape {poses.shape}; expected (N, 17, 3) mm in h36m17 order")
     if not np.issubdtype(poses.dtype, np.number) or not np.all(np.isfinite(poses)):
         raise KfusionError(f"{path}: poses_3d must hold finite numbers (mm); got dtype {poses.dtype}")
+    thigh = np.median(np.linalg.norm(poses[:, H36M17.index("l_knee")] - poses[:, H36M17.index("l_hip")], axis=-1))
+    if not 150.0 <= thigh <= 800.0:  # an adult's thigh is about 450 mm
+        raise KfusionError(f"{path}: poses_3d has a median thigh of {thigh:.4g}; expected millimetres "
+                           f"(a thigh of about 450 mm) in h36m17 order")
     n = poses.shape[0]
     labels = {}
     for key, default in (("actions", "poses"), ("subjects", "poses")):

@@ -228,8 +228,8 @@ def iter_samples(split, count, *, seed, image_size=128, poses=None, workers=None
         poses = poses_lib.load_pose_file(poses)  # fail early, in this process
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     workers = min(workers, max(int(count), 1))
+    source = PoseSource(seed, poses)  # here, not only in the workers: a bad file fails in this process
     if workers <= 1:
-        source = PoseSource(seed, poses)
         for i in range(count):
             yield make_sample(source, split, seed, i, image_size)
         return
@@ -262,6 +262,9 @@ def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses
     from kfusion.data import records
 
     poses = poses_lib.load_pose_file(poses_path) if poses_path else None
+    if int(num_train) < 0 or int(num_test) < 0 or int(num_train) + int(num_test) < 1:
+        raise KfusionError(f"num_train {num_train}, num_test {num_test}; expected counts >= 0, not both 0")
+    PoseSource(seed, poses)  # every check of the poses before anything is written
     splits, kept = {}, []
     for split, count in (("train", int(num_train)), ("test", int(num_test))):
         if count < 0:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfusion.errors import KfusionError
+from kfusion.errors import KfusionError, one_line
 
 
 def _ffmpeg():
@@ -58,7 +58,7 @@ def frame_count(path):
     try:
         n, _ = _ffmpeg().count_frames_and_secs(str(path))
     except (RuntimeError, OSError) as e:
-        raise KfusionError(f"{path}: cannot decode the video ({type(e).__name__}: {e})") from None
+        raise KfusionError(f"{path}: cannot decode the video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
     return int(n)
 
 

@@ -58,8 +58,7 @@ def find_saved_model(path):
     versions = sorted((p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()),
                       key=lambda p: int(p.name)) if path.is_dir() else []
     if not versions:
-        raise KfusionError(f"{path}: not a model (expected a .keras file, a SavedModel folder with "
-                           "saved_model.pb, or a TF Serving folder NAME/<version>/saved_model.pb)")
+        raise KfusionError(f"{path}: not a model (expected a .keras or .tflite file, or a SavedModel folder)")
     return versions[-1]
 
 
@@ -258,7 +257,10 @@ def read_image(path):
                 a = np.asarray(im.convert("RGBA"))
             else:
                 a = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+    except Image.DecompressionBombError:
+        raise KfusionError(f"{path}: not a readable image (DecompressionBombError: over "
+                           f"{Image.MAX_IMAGE_PIXELS} pixels)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise KfusionError(f"{path}: not a readable image ({type(e).__name__}: {one_line(e, 90)})") from None
     return to_rgb_uint8(a, origin=str(path))
 

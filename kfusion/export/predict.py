@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfusion.errors import KfusionError
+from kfusion.errors import KfusionError, one_line
 from kfusion.io import write_json
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -91,7 +91,7 @@ def video_frames(path, stride=1):
             if i % max(int(stride), 1) == 0:
                 yield i, frame
     except (OSError, ValueError, RuntimeError) as e:
-        raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {e})") from None
+        raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
 
 
 def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=True, progress=True, log=None):
@@ -107,7 +107,7 @@ def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=Tru
 
     out_dir = Path(out_dir)
     items = list_inputs(paths)
-    many = len(items) > 1 or any(k == "video" for k, _ in items)
+    many = len(items) > 1  # a single video has its own frame bar
     bar = tqdm(total=len(items), unit="file", disable=not (progress and many), file=log)
     done, failed = 0, []
     for kind, path in items:
@@ -122,7 +122,7 @@ def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=Tru
                     done += _one(estimator, frame, f"{path}#frame={i}", out_dir / f"{path.stem}_f{i:06d}", bbox,
                                  figures)
         except KfusionError as e:
-            print(f"kfusion predict: error: {e}", file=log)
+            bar.write(f"kfusion predict: error: {e}", file=log)  # above the progress bar, as it happens
             failed.append(path)
         bar.update(1)
     bar.close()

@@ -36,7 +36,7 @@ def find_end_to_end(path):
         if found:
             return found[0]
     raise KfusionError(f"{path}: no end-to-end model (expected a .keras file or a run folder with "
-                       "fusion-trainable/end_to_end.keras; `kfusion train fusion` writes it)")
+                       "fusion-*/end_to_end.keras)")
 
 
 def load_end_to_end(path):
