@@ -100,6 +100,10 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     source = find_end_to_end(model_path)
     model = load_end_to_end(source)
     info = model_info(model)
+    for stale in out.parent.glob(f".{out.name}.*"):  # half-built folders of an export that was killed
+        if stale.is_dir():
+            print(f"kfusion export: removing {stale} (left by an interrupted export)", file=log)
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         print(f"kfusion export: SavedModel -> {out / str(version)}", file=log)

@@ -79,8 +79,8 @@ def check_resumable(cfg, out):
     new = json.loads(json.dumps(cfg, default=str))
     if old != new:
         keys = _changed_keys(old, new) if isinstance(old, dict) else ["config.json unreadable"]
-        raise KfusionError(f"{out}: holds a run trained with another config (changed: {', '.join(keys[:4])}"
-                           f"{' ...' if len(keys) > 4 else ''}); use another --out, or delete {out} to start afresh")
+        raise KfusionError(f"{out}: trained with another config (changed: {', '.join(keys[:4])}"
+                           f"{' ...' if len(keys) > 4 else ''}); use another --out or delete it")
 
 
 def _changed_keys(a, b, prefix=""):

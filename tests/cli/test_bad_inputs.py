@@ -379,3 +379,10 @@ def test_api_bad_inputs_and_model_forms(corpus, tiny_keras):
             assert msg < 1.0, (name, msg)  # mm: the same model in another form
         else:
             assert msg is not None and not msg.startswith("TRACEBACK") and len(msg) < 200, (name, msg)
+
+
+def test_evaluate_accepts_an_exported_folder(corpus, tmp_path):
+    """`evaluate --model <exported folder>` (its help says so) runs the SavedModel to the end."""
+    done = _run(["evaluate", "--model", str(SHIPPED), "--data", str(corpus / "records"), "--out", str(tmp_path)])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "evaluation.json").read_text())["count"] == 8

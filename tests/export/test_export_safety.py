@@ -44,3 +44,4 @@ def test_kill_during_export_keeps_the_old_export_and_a_rerun_keeps_unrelated_fil
     _assert_complete(out, 2)
     assert (out / "1" / "saved_model.pb").is_file()  # the other version is kept
     assert (out / "notes.txt").read_text() == "mine\n"
+    assert not list(tmp_path.glob(".kf.*"))  # the killed run's half-built folder is gone too

@@ -80,6 +80,6 @@ def test_sigkill_mid_epoch_then_rerun_resumes(tmp_path, distribute):
     again = subprocess.run(_command(tmp_path, distribute, "--set", "fusion.learning_rate=0.01"),
                            capture_output=True, text=True, env=env, timeout=300)
     lines = again.stderr.strip().splitlines()
-    assert again.returncode == 2 and "holds a run trained with another config (changed: fusion.learning_rate)" \
+    assert again.returncode == 2 and "trained with another config (changed: fusion.learning_rate)" \
         in lines[-1], again.stderr[-2000:]
     assert json.loads((stage / "config.json").read_text())["fusion"]["learning_rate"] != 0.01

@@ -81,3 +81,24 @@ def test_train_lifting_then_evaluate(pose_dir, tmp_path):
     mean = (tr["joints_3d"] - tr["joints_3d"][:, :1]).mean(0)
     gt = a["joints_3d"] - a["joints_3d"][:, :1]
     assert res["table1"]["mean_over_poses"] < 0.7 * np.linalg.norm(gt - mean, axis=-1).mean()
+
+
+def test_finished_run_refuses_another_config_and_a_broken_backup_is_one_line(pose_dir, tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data: {{source: h36m, records: '{pose_dir}'}}\n"
+                   "lifting: {units: 16, blocks: 1, batch_size: 128, epochs: 1}\n")
+    run = tmp_path / "run"
+    assert main(["train", "lifting", "--config", str(cfg), "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    # the same folder, another config: never "done" on the old weights
+    assert main(["train", "lifting", "--config", str(cfg), "--out", str(run), "--quiet",
+                 "--set", "lifting.learning_rate=0.01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "trained with another config (changed: lifting.learning_rate)" in err and len(err) < 200
+    # a truncated backup: one line naming the folder, not an h5py traceback
+    backups = [p for p in (run / "lifting" / "backup").rglob("*") if p.is_file() and p.suffix == ".h5"]
+    assert backups
+    backups[0].write_bytes(backups[0].read_bytes()[:100])
+    assert main(["train", "lifting", "--config", str(cfg), "--out", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "unreadable training backup" in err and "delete that folder" in err
