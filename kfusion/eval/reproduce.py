@@ -364,7 +364,8 @@ def report_markdown(r, per_action, comparison_table):
                 f"The paper's numbers are on the real videos, with the `paper` networks trained 200 epochs on "
                 f"1.5 M frames; ours are CPU-sized networks trained minutes: compare orderings, not values.")
         command = (f"kfusion reproduce --preset {r['preset']} --config configs/h36m-render.yaml "
-                   f"--out {cfg['output_dir']} --set data.root={cfg['data']['root']}")
+                   f"--out {cfg['output_dir']} --set data.root={cfg['data']['root']} "
+                   f"--set data.num_train={cfg['data']['num_train']}")
     else:
         title = "the synthetic benchmark"
         data = f"Data: {cfg['data']['num_train']} training and {cfg['data']['num_test']} test renders " \
@@ -375,8 +376,9 @@ def report_markdown(r, per_action, comparison_table):
         f"Command: `{command}`. {data} Hourglass `{cfg['hourglass']['preset']}` "
         f"({cfg['hourglass']['epochs']} epochs), fusion networks `{cfg['fusion']['preset']}` "
         f"({cfg['fusion']['epochs']} epochs, input {cfg['fusion']['input_size']} px, lambda "
-        f"{cfg['fusion']['penalty']:g}, alpha0 {cfg['fusion']['alpha_init']}). Total time "
-        f"{r['seconds']['total'] / 60:.1f} min.", "",
+        f"{cfg['fusion']['penalty']:g}, alpha0 {cfg['fusion']['alpha_init']}). This run took "
+        f"{r['seconds']['total'] / 60:.1f} min (a resumed run only loads the trained models: each model's "
+        f"own training time is in Table 5's last column).", "",
         f"Hourglass on the test split: mean 2D error {r['heatmaps_2d']['mean_px']:.2f} px on a "
         f"{r['heatmaps_2d']['crop_size_px']} px crop, PCK@5% {r['heatmaps_2d']['pck_5pct']:.1f} %.", "",
         "## Table 5 analogue: fusion strategies and baselines (test split)", "",

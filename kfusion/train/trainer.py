@@ -100,7 +100,6 @@ def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None, profile=False):
 
     from kfusion.models import load_model
     from kfusion.models.hourglass import build_hourglass
-    from kfusion.train.callbacks import standard_callbacks
     from kfusion.train.losses import heatmap_loss
 
     run_dir = Path(run_dir)
@@ -120,12 +119,8 @@ def train_hourglass(cfg, run_dir, *, verbose=2, epochs=None, profile=False):
     train = hourglass_dataset(cfg, cfg["data"]["train_split"], training=True, output_names=model.output_names)
     val = hourglass_dataset(cfg, cfg["data"]["val_split"], training=False, output_names=model.output_names) \
         if cfg["train"]["validate"] else None
-    model.fit(train, validation_data=val, epochs=epochs or hg["epochs"], verbose=verbose,
-              steps_per_epoch=cfg["train"]["steps_per_epoch"],
-              callbacks=standard_callbacks(run_dir, checkpoint_every=cfg["train"]["checkpoint_every"],
-                                           profile=profile))
-    save_model(model, run_dir / "model.keras")
-    return model
+    return _fit(model, train, val, run_dir, cfg, epochs or hg["epochs"], fusion_trace=False, verbose=verbose,
+                profile=profile)
 
 
 # ----------------------------------------------------------------------------- heatmap cache

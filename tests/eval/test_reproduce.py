@@ -26,6 +26,17 @@ def test_smoke_reproduction_writes_every_table_and_figure(tmp_path):
         assert (tmp_path / "docs" / name).is_file(), name
     assert (out / "fusion-trainable" / "end_to_end.keras").is_file()
     assert json.loads((out / "results.json").read_text())["preset"] == "smoke"
-    # resumable: a second run trains nothing and gives the same numbers
+    # free weights that do not rise monotonically have no single fusion layer: Table 6 says so
+    from kfusion.models import load_model
+    from kfusion.train.trainer import save_model
+
+    free = load_model(out / "fusion-free" / "model.keras")
+    layer = free.get_layer("fusion_weights")
+    layer.logits.assign([5.0 if i % 2 == 0 else -5.0 for i in range(layer.num_weights)])
+    save_model(free, out / "fusion-free" / "model.keras")
+    # resumable: a second run trains nothing and gives the same numbers and training times
     again = reproduce.run("smoke", out, base_config=CONFIG, workers=1, verbose=0)
     assert again["table5"]["Trainable Fusion"]["mpjpe"] == r["table5"]["Trainable Fusion"]["mpjpe"]
+    assert again["table5"]["Image-Only"]["train_seconds"] == r["table5"]["Image-Only"]["train_seconds"]
+    assert again["table6"]["Without regularisation (free w)"]["pruning"] == "impossible"
+    assert "cannot be pruned" in (out / "report.md").read_text()
