@@ -74,6 +74,7 @@ DEFAULTS = {
         "epochs": 20,
         "learning_rate": 1e-3,
         "schedule": "constant",  # constant | cosine (to 1 % of learning_rate over the run)
+        "init_from": None,  # a trained lifting .keras to continue from (pose-pair training)
     },
     "train": {
         "strategy": "default",  # default | mirrored | multiworker

@@ -404,6 +404,11 @@ def train_lifting_pairs(cfg, data_dir, run_dir, *, verbose=2, epochs=None):
             num_joints_2d=x.shape[1], num_joints_3d=y.shape[1], units=lf["units"], blocks=lf["blocks"],
             dropout=lf["dropout"], seed=cfg["seed"],
             input_stats=(x.mean(0), x.std(0)), output_stats=(y.mean(0), y.std(0)))
+        if lf["init_from"]:  # a longer run: continue from a trained model (its statistics come along)
+            path = Path(lf["init_from"])
+            if not path.is_file():
+                raise KfusionError(f"lifting.init_from: {path} not found (expected a trained lifting .keras)")
+            model.load_weights(str(path))
         model.compile(optimizer=keras.optimizers.Adam(_learning_rate(lf, steps, epochs)), loss=pose_loss,
                       metrics=[MPJPE()], jit_compile=cfg["train"]["jit_compile"])
     train = tf.data.Dataset.from_tensor_slices((x, y)) \
