@@ -102,16 +102,19 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0}  # strictly greater
 
 
+# The paper's names of some keys: a user who writes them is pointed at the key.
+_PAPER_NAMES = {"lambda": "penalty", "alpha0": "alpha_init", "beta0": "beta_init", "lr": "learning_rate"}
+
+
 def _unknown_key(origin, path, key, allowed):
-    """One line (< 200 characters where it can be): the unknown key and what is allowed there."""
+    """One line (under 200 characters with the command's prefix): the unknown key and what is allowed."""
     import difflib
 
-    close = difflib.get_close_matches(str(key), sorted(allowed), n=2, cutoff=0.6)
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}?" if close else f"allowed: {', '.join(sorted(allowed))}"
-    msg = f"{origin}: unknown key '{path}'; {hint}"
-    if len(msg) < 170:  # the command's own prefix comes in front
-        return msg
-    msg = f"{Path(str(origin)).name}: unknown key '{path}'; {hint}"
+    names = {**{a: a for a in allowed}, **{n: k for n, k in _PAPER_NAMES.items() if k in allowed}}
+    close = sorted({names[c] for c in difflib.get_close_matches(str(key), list(names), n=2, cutoff=0.6)})
+    if close:
+        return f"{origin}: unknown key '{path}'; did you mean {' or '.join(repr(c) for c in close)}?"
+    msg = f"{origin}: unknown key '{path}'; allowed: {', '.join(sorted(allowed))}"
     return msg if len(msg) < 170 else msg[:165].rsplit(", ", 1)[0] + ", ..."
 
 

@@ -308,7 +308,7 @@ def find_sequences(root, subjects, *, npz=None, cameras_h5=None, allow_pickle=Fa
             files = sorted((root / s / "MyPoses" / "3D_positions").glob("*.h5"))
             seqs += _world_sequences({p.stem: (lambda p=p: read_h5_pose(p)) for p in files}, cams, s)
         return seqs, "3d-pose-baseline-h5"
-    raise KfusionError(f"{root}: no Human3.6M poses (expected S*/MyPoseFeatures/D3_Positions_mono/*.cdf, "
+    raise KfusionError(f"{root}: no poses of Human3.6M (expected S*/MyPoseFeatures/D3_Positions_mono/*.cdf, "
                        "S*/MyPoses/3D_positions/*.h5 or --npz)")
 
 

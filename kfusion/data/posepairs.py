@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import skeletons as _skeletons
+from kfusion.data import records
 from kfusion.errors import KfusionError
 from kfusion.io import atomic_path, load_npz, read_json, write_json
 
@@ -81,18 +82,7 @@ def read_manifest(path):
     path = Path(path)
     mpath = path / MANIFEST if path.is_dir() else path
     m = read_json(mpath)
-    if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise KfusionError(f"{mpath}: format is {m.get('format') if isinstance(m, dict) else None!r}; "
-                           f"expected {FORMAT!r}")
-    if m.get("version") != VERSION:
-        raise KfusionError(f"{mpath}: version is {m.get('version')!r}; expected {VERSION}")
-    for key in ("skeleton", "splits", "source"):
-        if key not in m:
-            raise KfusionError(f"{mpath}: missing key {key!r}")
-    try:
-        _skeletons.get(m["skeleton"])
-    except ValueError as e:
-        raise KfusionError(f"{mpath}: {e}") from None
+    records.check_manifest_header(m, mpath, fmt=FORMAT, version=VERSION, keys=("skeleton", "splits", "source"))
     return m
 
 

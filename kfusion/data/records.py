@@ -308,6 +308,23 @@ def write_manifest(out_dir, *, skeleton, image_size, splits, source, seed=None, 
     return manifest
 
 
+def check_manifest_header(m, path, *, fmt, version, keys):
+    """The checks every kfusion manifest (records, pose pairs) passes: its ``format`` and ``version``,
+    the ``keys`` it must hold and a known ``skeleton``; one-line errors naming ``path``."""
+    if not isinstance(m, dict) or m.get("format") != fmt:
+        found = m.get("format") if isinstance(m, dict) else type(m).__name__
+        raise KfusionError(f"{path}: format is {found!r}; expected {fmt!r}")
+    if m.get("version") != version:
+        raise KfusionError(f"{path}: version is {m.get('version')!r}; expected {version}")
+    for key in keys:
+        if key not in m:
+            raise KfusionError(f"{path}: missing key {key!r}")
+    try:
+        _skeletons.get(m["skeleton"])
+    except ValueError as e:
+        raise KfusionError(f"{path}: {e}") from None
+
+
 def read_manifest(path):
     """Read and validate a records manifest (the folder or the ``manifest.json`` itself) -> dict."""
     path = Path(path)
@@ -316,17 +333,7 @@ def read_manifest(path):
     m = read_json(path)
     if not isinstance(m, dict):
         raise KfusionError(f"{path}: expected a JSON object with format {FORMAT!r}")
-    if m.get("format") != FORMAT:
-        raise KfusionError(f"{path}: format is {m.get('format')!r}; expected {FORMAT!r}")
-    if m.get("version") != VERSION:
-        raise KfusionError(f"{path}: version is {m.get('version')!r}; expected {VERSION}")
-    for key in ("skeleton", "image_size", "splits", "source"):
-        if key not in m:
-            raise KfusionError(f"{path}: missing key {key!r}")
-    try:
-        _skeletons.get(m["skeleton"])
-    except ValueError as e:
-        raise KfusionError(f"{path}: {e}") from None
+    check_manifest_header(m, path, fmt=FORMAT, version=VERSION, keys=("skeleton", "image_size", "splits", "source"))
     if not isinstance(m["image_size"], int) or m["image_size"] < 1:
         raise KfusionError(f"{path}: image_size is {m['image_size']!r}; expected a positive int")
     splits = m["splits"]

@@ -91,8 +91,14 @@ def test_cache_roundtrip(tmp_path):
 
 def test_bad_config_key_names_key_and_allowed(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text("fusion:\n  lamda: 5000\n")
-    with pytest.raises(KfusionError, match=r"unknown key 'fusion.lamda'; allowed: .*penalty"):
+    p.write_text("fusion:\n  lamda: 5000\n")  # the paper's lambda, misspelt: pointed at its key
+    with pytest.raises(KfusionError, match=r"unknown key 'fusion.lamda'; did you mean 'penalty'\?"):
+        config_mod.load(p)
+    p.write_text("fusion:\n  zzz: 5000\n")  # nothing close: the keys that are allowed there
+    with pytest.raises(KfusionError, match=r"unknown key 'fusion.zzz'; allowed: alpha_init, .*"):
+        config_mod.load(p)
+    p.write_text("lifting:\n  unitz: 8\n")
+    with pytest.raises(KfusionError, match=r"unknown key 'lifting.unitz'; did you mean 'units'\?"):
         config_mod.load(p)
     p.write_text("fusion:\n  strategy: sideways\n")
     with pytest.raises(KfusionError, match="'fusion.strategy' is 'sideways'; expected one of"):
