@@ -133,7 +133,10 @@ def _one(estimator, image, source, stem, bbox, figures):
     from kfusion.export.estimator import to_rgb_uint8
 
     image = to_rgb_uint8(image, origin=str(source))
-    result = estimator.predict(image, bbox=bbox)
+    try:
+        result = estimator.predict(image, bbox=bbox)
+    except KfusionError as e:  # the estimator saw an array: say which input it was
+        raise KfusionError(f"{source}: {e}") from None
     write_json(stem.with_suffix(".json"), result_json(result, source=source, estimator=estimator))
     if figures:
         figure(image, result, stem.with_suffix(".png"), estimator=estimator, title=Path(str(source)).name)

@@ -154,7 +154,7 @@ def _cases(d, keras_model):
                                           str(d / "records"), "--out", o], "not a model", o),
         # predict
         ("bomb PNG", pr + [str(d / "bomb.png")], "DecompressionBombError", None),
-        ("1x1 image", pr + [str(d / "one.png")], "1 x 1 pixels", None),
+        ("1x1 image", pr + [str(d / "one.png")], "one.png: image: 1 x 1 pixels", None),
         ("zero-byte image", pr + [str(d / "empty.png")], "empty file", None),
         ("text as PNG", pr + [str(d / "text.png")], "not a readable image", None),
         ("missing image", pr + [str(d / "nothing.png")], "not found", None),
