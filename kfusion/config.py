@@ -8,7 +8,7 @@ import copy
 from pathlib import Path
 
 from kfusion.errors import KfusionError
-from kfusion.io import read_yaml
+from kfusion.io import read_json, read_yaml
 
 _ANY = object()  # a default whose type is not checked (e.g. None meaning "automatic")
 
@@ -64,6 +64,11 @@ DEFAULTS = {
         "beta_init": None,  # middle of the network when None
         "alpha_squared": False,  # the authors' code squares alpha in the sigmoid
         "fusion_rate": 1.0,  # alpha and beta learn this many times faster than the weights (1: the paper)
+        # alpha and beta (or the free weights) on their own Adam with a short second-moment memory
+        # ("own"), or on the weights' Adam ("shared": the paper); see kfusion/train/step.py
+        "alpha_optimizer": "own",
+        "alpha_learning_rate": None,  # None: fusion.learning_rate
+        "alpha_beta_2": 0.99,  # Adam's second-moment decay for alpha and beta
         "init_from": None,  # a trained fusion .keras to fine-tune from (layers whose shapes match)
     },
     "lifting": {
@@ -77,7 +82,7 @@ DEFAULTS = {
         "init_from": None,  # a trained lifting .keras to continue from (pose-pair training)
     },
     "train": {
-        "strategy": "default",  # default | mirrored | multiworker
+        "distribute": "default",  # tf.distribute strategy: default | mirrored | multiworker
         "checkpoint_every": 1,  # epochs
         "validate": True,
         "jit_compile": False,
@@ -89,8 +94,9 @@ DEFAULTS = {
 _ALLOWED_CHOICES = {
     ("data", "source"): ("synthetic", "h36m", "humaneva", "kth", "lsp", "mpii"),
     ("fusion", "strategy"): ("trainable", "fixed", "early", "late", "free", "image_only", "cm_only"),
-    ("train", "strategy"): ("default", "mirrored", "multiworker"),
+    ("train", "distribute"): ("default", "mirrored", "multiworker"),
     ("lifting", "schedule"): ("constant", "cosine"),
+    ("fusion", "alpha_optimizer"): ("own", "shared"),
     ("train", "mixed_precision"): (None, "mixed_float16", "mixed_bfloat16"),
 }
 
@@ -99,11 +105,13 @@ _ALLOWED_CHOICES = {
 _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "image_size": 1, "num_train": 1,
              "num_test": 0, "units": 1, "blocks": 0, "test_every": 1, "checkpoint_every": 0, "steps_per_epoch": 1,
              "penalty": 0.0}
-_ABOVE = {"learning_rate": 0.0, "sigma": 0.0}  # strictly greater
+_ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
+_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init", "alpha_learning_rate"}
 
 
 # The paper's names of some keys: a user who writes them is pointed at the key.
-_PAPER_NAMES = {"lambda": "penalty", "alpha0": "alpha_init", "beta0": "beta_init", "lr": "learning_rate"}
+_PAPER_NAMES = {"lambda": "penalty", "alpha0": "alpha_init", "beta0": "beta_init", "lr": "learning_rate",
+                "strategy": "distribute"}  # train.strategy was the tf.distribute strategy's old name
 
 
 def _unknown_key(origin, path, key, allowed):
@@ -140,8 +148,13 @@ def _check_value(path, value, default, origin):
         if value not in choices:
             raise KfusionError(f"{origin}: '{path}' is {value!r}; expected one of {list(choices)}")
         return value
-    if default is None or value is None:
+    if value is None:
         return value
+    name = path.split(".")[-1]
+    if default is None:
+        if name not in _NUMBER_OR_NONE:
+            return value
+        default = 0 if name in ("heatmap_size", "fusion_layer", "steps_per_epoch") else 0.0
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
@@ -155,11 +168,12 @@ def _check_value(path, value, default, origin):
         ok = isinstance(value, type(default))
     if not ok:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected {type(default).__name__}")
-    name = path.split(".")[-1]
     if name in _AT_LEAST and not isinstance(value, list) and value < _AT_LEAST[name]:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected >= {_AT_LEAST[name]}")
     if name in _ABOVE and value <= _ABOVE[name]:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected > {_ABOVE[name]}")
+    if name == "alpha_beta_2" and not 0.0 < value < 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected Adam's beta_2 in (0, 1)")
     if name == "dropout" and not 0.0 <= value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a rate in [0, 1)")
     return value
@@ -217,3 +231,10 @@ def dump(cfg):
     import yaml
 
     return yaml.safe_dump(cfg, sort_keys=False)
+
+
+def read_run_config(run_dir):
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise KfusionError(f"{path}: not found (expected the config of a kfusion run)")
+    return read_json(path)

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from kfusion import config
-from kfusion.train import trainer
+from kfusion.data import cache as cache_lib
+from kfusion.train import driver
 
 
 def main():
@@ -26,8 +27,8 @@ def main():
     args = parser.parse_args()
     run = Path(args.run)
     cfg = config.from_dict(json.loads((run / "config.json").read_text()))
-    train = trainer.HeatmapCache.load(run / "cache" / "train.npz")
-    test = trainer.HeatmapCache.load(run / "cache" / "test.npz")
+    train = cache_lib.HeatmapCache.load(run / "cache" / "train.npz")
+    test = cache_lib.HeatmapCache.load(run / "cache" / "test.npz")
     for setting in args.settings:
         c, strategy = cfg, "trainable"
         for item in setting.split(";"):
@@ -38,7 +39,7 @@ def main():
                 c = config.override(c, key, value)
         out = run / "sweep" / setting.replace(";", "_").replace("=", "-")
         t0 = time.perf_counter()
-        trainer.train_fusion(c, train, test, out, strategy_name=strategy, verbose=0)
+        driver.train_fusion(c, train, test, out, strategy_name=strategy, verbose=0)
         val = json.loads((out / "train_summary.json").read_text())["history"]["val_mpjpe"]
         trace_path = out / "fusion_trace.json"
         last = json.loads(trace_path.read_text())["epochs"][-1] if trace_path.is_file() else {}

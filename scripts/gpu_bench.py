@@ -81,7 +81,7 @@ def _pipeline_rate(ds, batches):
 def bench_fusion_pipeline(preset, batch, batches):
     from kfusion import config as config_mod
     from kfusion.models.fusion import PRESETS
-    from kfusion.train.trainer import HeatmapCache, fusion_dataset
+    from kfusion.data.cache import HeatmapCache, fusion_dataset
 
     size = PRESETS[preset]["input_size"]
     n, hm = 2048, 64

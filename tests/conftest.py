@@ -31,7 +31,7 @@ def make_tiny_end_to_end(seed=0):
 
 @pytest.fixture(scope="session")
 def tiny_keras(tmp_path_factory):
-    from kfusion.train.trainer import save_model
+    from kfusion.models import save_model
 
     path = tmp_path_factory.mktemp("e2e") / "end_to_end.keras"
     save_model(make_tiny_end_to_end(), path)

@@ -6,9 +6,9 @@ import importlib
 
 # what -> (module, one-line help)
 BENCHES = {
-    "data": ("kfusion.data.bench", "rendering and tf.data pipeline rates"),
-    "models": ("kfusion.models.bench", "hourglass and fusion latency/throughput, pruned vs unpruned, FLOPs"),
-    "export": ("kfusion.export.bench", "end-to-end model as Keras, SavedModel and TFLite"),
+    "data": ("kfusion.bench.data", "rendering and tf.data pipeline rates"),
+    "models": ("kfusion.bench.models", "hourglass and fusion latency/throughput, pruned vs unpruned, FLOPs"),
+    "export": ("kfusion.bench.export", "end-to-end model as Keras, SavedModel and TFLite"),
 }
 
 

@@ -15,7 +15,7 @@ def add_arguments(parser):
 
 def run(args):
     from kfusion import config as config_mod
-    from kfusion.eval import reproduce
+    from kfusion.experiments import reproduce
 
     overrides = dict(config_mod.parse_override(s) for s in args.set)
     reproduce.run(args.preset, args.out, args.config, workers=args.workers, report_dir=args.report_dir,

@@ -14,7 +14,7 @@ def add_arguments(parser):
     parser.add_argument("--strategy", default=None,
                         help="fusion strategy: trainable, fixed, early, late, free, image_only, cm_only")
     parser.add_argument("--distribute", choices=("default", "mirrored", "multiworker"), default=None,
-                        help="tf.distribute strategy (overrides train.strategy)")
+                        help="tf.distribute strategy (overrides train.distribute)")
     parser.add_argument("--out", default=None, help="run folder (default: the config's output_dir)")
     parser.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -30,7 +30,7 @@ def run(args):
 
     overrides = dict(config_mod.parse_override(s) for s in args.set)
     if args.distribute:
-        overrides["train.strategy"] = args.distribute
+        overrides["train.distribute"] = args.distribute
     if args.strategy:
         overrides["fusion.strategy"] = args.strategy
     cfg = config_mod.load(args.config, overrides)

@@ -29,7 +29,8 @@ def run(args):
     run_dir = Path(cfg["output_dir"])
     out = Path(args.out) if args.out else run_dir / "tune"
 
-    from kfusion.train import driver, tune
+    from kfusion.train import driver
+    from kfusion.experiments import tune
 
     splits = [cfg["data"]["train_split"], cfg["data"]["val_split"]]
     caches = driver.caches(cfg, run_dir, Path(args.hourglass or run_dir / "hourglass" / "model.keras"), splits)

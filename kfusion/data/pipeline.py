@@ -209,6 +209,20 @@ def _crop_and_resize(images, A, output_size):
     return out
 
 
+def random_crops(images, seed, augment):
+    """The random crop of ``augment`` (``crop_prob``, ``scale``, ``translate``; no rotation or flip),
+    one per image of the batch, resized back to the images' size: (B, S, S, C) float32 -> same.
+
+    The hourglass's crop (``random_transforms``) on any channels: the fusion stage crops an image
+    and its confidence maps together with it.
+    """
+    tf = _tf()
+    size = int(images.shape[1])
+    crop_only = dict(check_augment(augment), rotate_deg=0.0, flip=0.0)
+    A, _, _ = random_transforms(seed, tf.shape(images)[0], crop_only, size, size)
+    return _crop_and_resize(images, A, size)
+
+
 def apply_transforms(batch, A, M, flip, *, input_size, flip_permutation, warp=True, axis_aligned=False,
                      image_scale=None):
     """Apply affine maps to a batch of samples (image, 2D, 3D, intrinsics, visibility).

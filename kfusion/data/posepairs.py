@@ -102,3 +102,16 @@ def read_split(data_dir, split):
         raise KfusionError(f"{path}: joints {arrays['joints_3d'].shape[1:]} / {arrays['joints_2d'].shape[1:]}; "
                            f"expected ({skel.num_joints}, 3) / ({skel.num_joints}, 2) of {skel.name}")
     return arrays
+
+
+def training_arrays(data_dir, split):
+    """A pose-pair split (:mod:`kfusion.data.posepairs`) as lifting inputs and targets.
+
+    Returns (joints_2d (N, J, 2) float32 full-image px, pose_3d (N, J, 3) float32 mm root-relative on
+    the skeleton's root, meta dict of (N,) labels: action, subject, sequence, camera, frame).
+    """
+    a = read_split(data_dir, split)
+    root = _skeletons.get(read_manifest(data_dir)["skeleton"]).root
+    pose = a["joints_3d"] - a["joints_3d"][:, root:root + 1]
+    meta = {k: a[k] for k in ("action", "subject", "sequence", "camera", "frame")}
+    return a["joints_2d"], pose.astype(np.float32), meta

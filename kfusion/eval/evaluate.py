@@ -128,3 +128,18 @@ def predict_pose_pairs(model, data_dir, split, *, batch_size=4096, limit=None):
     gt = a["joints_3d"][:n] - a["joints_3d"][:n, root:root + 1]
     meta = {k: a[k][:n] for k in ("action", "subject", "sequence", "camera", "frame")}
     return pred, gt, meta
+
+
+def predict_poses(model, cache, cfg, *, kind="fusion", batch_size=256):
+    """Predictions (N, J, 3) mm of a fusion network or lifting baseline over a cache."""
+    import tensorflow as tf
+
+    from kfusion.data.cache import fusion_dataset, lifting_inputs
+
+    if kind in ("lifting", "lifting_gt"):
+        x = lifting_inputs(cache, ground_truth=kind == "lifting_gt")
+        return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
+                               for i in range(0, len(x), batch_size)])
+    ds = fusion_dataset(cache, cfg, training=False, batch_size=batch_size)
+    call = tf.function(lambda f: model(f, training=False))
+    return np.concatenate([call(f).numpy() for f, _ in ds])

@@ -58,8 +58,10 @@ def root_align(pred, gt, root=0):
 
 def mpjpe(pred, gt):
     """Mean per-joint position error: mean_j |pred_j - gt_j|. (..., J, 3) mm -> (...) mm."""
+    from kfusion.train.losses import mpjpe_per_pose  # the one MPJPE, here on numpy arrays
+
     pred, gt = _check_pair(pred, gt, 3)
-    return np.linalg.norm(pred - gt, axis=-1).mean(axis=-1)
+    return np.asarray(mpjpe_per_pose(gt, pred), np.float64)
 
 
 def pa_mpjpe(pred, gt, allow_reflection=False):

@@ -85,7 +85,7 @@ class BlazePoseFull:
 
 def read_heldout(root, first=HELD_OUT[0], last=HELD_OUT[1]):
     """(image paths, joints (N, 14, 2) corner-convention px, visibility (N, 14)) of images first..last-1."""
-    from kfusion.data import lsp
+    from kfusion.datasets import lsp
 
     root = Path(root)
     xy, vis, _ = lsp.load_joints(root / "joints.mat")

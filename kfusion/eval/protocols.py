@@ -5,7 +5,7 @@ Every function takes predictions and ground truth (N, J, 3) in mm (any common fr
 per-pose labels, and averages the way the paper's tables do:
 - Human3.6M: MPJPE after aligning the roots (pelvis, joint 0 of ``h36m17``) per action; "Avg. (All)"
   is the mean of the 15 per-action errors (it reproduces the paper's 69.73 from its row),
-  "Avg. (6 Actions)" the mean over :data:`kfusion.data.h36m.SIX_ACTIONS`. Table 2: PA-MPJPE,
+  "Avg. (6 Actions)" the mean over :data:`kfusion.datasets.h36m.SIX_ACTIONS`. Table 2: PA-MPJPE,
   averaged the same way. The mean over all poses is also given (``"mean_over_poses"``).
 - HumanEva-I: rigid-aligned MPJPE (rotation + translation) of the Walking poses per subject S1-S3,
   and their mean.
@@ -15,10 +15,10 @@ per-pose labels, and averages the way the paper's tables do:
 import numpy as np
 
 from kfusion import skeletons
-from kfusion.data.h36m import ACTIONS as H36M_ACTIONS
-from kfusion.data.h36m import SIX_ACTIONS as H36M_SIX_ACTIONS
-from kfusion.data.h36m import normalize_action as normalize_h36m_action
-from kfusion.data.humaneva import normalize_action as normalize_humaneva_action
+from kfusion.datasets.h36m import ACTIONS as H36M_ACTIONS
+from kfusion.datasets.h36m import SIX_ACTIONS as H36M_SIX_ACTIONS
+from kfusion.datasets.h36m import normalize_action as normalize_h36m_action
+from kfusion.datasets.humaneva import normalize_action as normalize_humaneva_action
 from kfusion.eval import metrics
 from kfusion.eval.tables import format_value, markdown_table
 

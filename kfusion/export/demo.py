@@ -36,9 +36,10 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     """Run the demo; returns the summary dict. Exit code 2 semantics are the CLI's (no model)."""
     log = log or sys.stderr
     import kfusion
-    from kfusion.data.synthetic import iter_samples
+    from kfusion.synthetic.benchmark import iter_samples
     from kfusion.geometry import crop_image
     from kfusion.eval.evaluate import summarize
+    from kfusion.eval.metrics import mpjpe
     from kfusion.eval.figures import _plt, draw_skeleton_3d, save_figure
     from kfusion.export.estimator import read_image
     from kfusion.export.predict import figure, result_json
@@ -70,7 +71,7 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
         ax = fig.add_subplot(2, 4, 5 + k, projection="3d")
         draw_skeleton_3d(ax, gt[k], est.skeleton_3d, colour="0.6", linewidth=1)
         draw_skeleton_3d(ax, pred[k], est.skeleton_3d)
-        err = float(np.linalg.norm(pred[k] - gt[k], axis=-1).mean())
+        err = float(mpjpe(pred[k], gt[k]))
         ax.set_title(f"pred (colour) vs truth (grey): {err:.0f} mm", fontsize=7)
     save_figure(fig, out / "synthetic_examples.png")
 

@@ -1,6 +1,6 @@
 """3D motion out of kfusion: smoothing over time (One-Euro filter) and BVH files that Blender imports.
 
-BVH written here (read back by :func:`kfusion.data.bvh.read_bvh`):
+BVH written here (read back by :func:`kfusion.synthetic.bvh.read_bvh`):
 - The hierarchy is the skeleton's (``h36m17`` by default): ``ROOT`` the root joint with
   ``Xposition Yposition Zposition Zrotation Yrotation Xrotation``, every other joint
   ``Zrotation Yrotation Xrotation`` (the first declared is the outermost matrix), an ``End Site``

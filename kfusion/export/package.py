@@ -39,7 +39,7 @@ def parity_inputs(size, num=16, records=None, seed=12345):
         samples = list(itertools.islice(iterate_samples(records, split), num))
         desc = f"record crops from {records} ({split})"
     else:
-        from kfusion.data.synthetic import iter_samples
+        from kfusion.synthetic.benchmark import iter_samples
 
         samples = list(iter_samples("test", num, seed=seed, image_size=size, workers=1))
         desc = f"held-out synthetic renders (seed {seed})"
@@ -85,12 +85,12 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     log = log or sys.stderr
     check_destination(out, overwrite=overwrite)  # before TensorFlow is imported: a quick refusal
     from kfusion.export import model_card, tflite
-    from kfusion.export.bench import latency_throughput
+    from kfusion.bench.export import latency_throughput
     from kfusion.export.estimator import _saved_model_runner
     from kfusion.export.saved_model import (find_end_to_end, load_end_to_end, model_info, signature_summary,
                                             write_saved_model)
     from kfusion.models import uncompiled
-    from kfusion.train.trainer import save_model
+    from kfusion.models import save_model
 
     out = Path(out)
     version = int(version)

@@ -51,3 +51,12 @@ def _drop_compile_configs(config):
     if isinstance(config, list):
         return [_drop_compile_configs(v) for v in config]
     return config
+
+
+def save_model(model, path):
+    """``model.save`` to a temporary ``.keras`` beside ``path``, then rename (nothing half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(str(tmp))
+    tmp.replace(path)

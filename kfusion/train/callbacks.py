@@ -25,7 +25,7 @@ class FusionTrace(keras.callbacks.Callback):
         from kfusion.models.fusion import fusion_weights
 
         try:
-            state = fusion_weights(self.model)
+            state = fusion_weights(_network(self.model))
         except ValueError:  # single-stream baselines have no fusion weights
             return
         entry = {"epoch": int(epoch)}
@@ -77,8 +77,7 @@ def standard_callbacks(run_dir, *, monitor="val_loss", checkpoint_every=1, fusio
         keras.callbacks.TerminateOnNaN(),
         BackupAndRestore(str(run_dir / "backup"), save_freq="epoch", delete_checkpoint=False),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True),
-        _EveryN(keras.callbacks.ModelCheckpoint(
-            str(run_dir / "checkpoints" / "epoch-{epoch:03d}.keras"), save_weights_only=False), checkpoint_every),
+        SaveNetwork(run_dir / "checkpoints" / "epoch-{epoch:03d}.keras", checkpoint_every),
     ]
     if tensorboard:
         cbs.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False,
@@ -126,17 +125,21 @@ def history_from_log(path):
     return {k: [float(rows[e][k]) if _is_number(rows[e].get(k)) else None for e in sorted(rows)] for k in names}
 
 
-class _EveryN(keras.callbacks.Callback):
-    """Run a wrapped epoch-end callback only every ``n`` epochs (and never with n <= 0)."""
+def _network(model):
+    """The network a :class:`~kfusion.train.step.TrainingModel` trains (or ``model`` itself)."""
+    return getattr(model, "network", model)
 
-    def __init__(self, inner, n):
+
+class SaveNetwork(keras.callbacks.Callback):
+    """Every ``n`` epochs (never with n <= 0), save the trained network (not its training wrapper)
+    to ``pattern.format(epoch=epoch + 1)``, atomically."""
+
+    def __init__(self, pattern, n):
         super().__init__()
-        self.inner, self.n = inner, int(n)
-
-    def set_model(self, model):
-        super().set_model(model)
-        self.inner.set_model(model)
+        self.pattern, self.n = str(pattern), int(n)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.n > 0 and (epoch + 1) % self.n == 0:
-            self.inner.on_epoch_end(epoch, logs)
+            from kfusion.models import save_model
+
+            save_model(_network(self.model), self.pattern.format(epoch=epoch + 1))

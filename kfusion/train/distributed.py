@@ -1,27 +1,30 @@
-"""Multi-worker training on ``tf.distribute.MultiWorkerMirroredStrategy`` with a custom loop.
+"""Where training runs: ``tf.distribute`` strategies, and the multi-worker loop.
+
+``get_strategy`` names the strategies of ``train.distribute``: ``default`` (one device),
+``mirrored`` (``MirroredStrategy`` over the GPUs, or the logical CPUs of ``configure_logical_cpus``)
+and ``multiworker``. The first two train with ``model.fit`` (:func:`kfusion.train.stages.fit`).
 
 Keras 3 ``model.fit`` fails under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585), so
-``kfusion train ... --distribute multiworker`` runs this loop instead. Every worker runs the same
-program with its own ``TF_CONFIG``; per step:
+``multiworker`` runs ``fit_distributed``, a loop that calls the same training step as ``fit``
+(``TrainingModel.update`` of :mod:`kfusion.train.step`) inside ``strategy.run``. Every worker
+runs the same program with its own ``TF_CONFIG``; per step each replica takes its per-replica batch
+(global batch / replicas) of its input shard; the step's loss is the replica's mean loss plus the
+added losses (the fusion layer's ``lambda / alpha^2``), divided by the replicas in sync, so the
+gradients summed over replicas equal the single-process gradients of the global batch; the logged
+loss and MPJPE are ``strategy.reduce(SUM)`` of the per-replica terms.
 
-- each replica takes its per-replica batch (global batch / replicas) of its input shard;
-- loss = ``compute_average_loss(per-example loss, global_batch_size)`` +
-  ``scale_regularization_loss(sum(model.losses))`` (the fusion layer's ``lambda / alpha^2``), so
-  the gradients summed over replicas by the Keras optimizer equal the single-process gradients of
-  the global batch;
-- the logged loss and MPJPE are ``strategy.reduce(SUM)`` of the per-replica terms.
+Checkpoints (``tf.train.Checkpoint`` of the model, both optimizers and the epoch counter) are
+written by every worker: the chief into ``<run>/checkpoints/``, the others into
+``<run>/workers/<type>-<id>/`` (the multi-worker pattern of the TF docs; a worker's own copy lets it
+restart without a shared file system). A restarted cluster resumes from each worker's latest
+checkpoint and checks that all workers resumed at the same epoch. Only the chief writes ``log.csv``
+(Keras ``CSVLogger`` format), ``fusion_trace.json`` (``FusionTrace`` format), ``tensorboard/`` and
+``model.keras``.
 
-Checkpoints (``tf.train.Checkpoint`` of the model, optimizer and epoch counter) are written by
-every worker: the chief into ``<run>/checkpoints/``, the others into ``<run>/workers/<type>-<id>/``
-(the multi-worker pattern of the TF docs; a worker's own copy lets it restart without a shared
-file system). A restarted cluster resumes from each worker's latest checkpoint and checks that all
-workers resumed at the same epoch. Only the chief writes ``log.csv`` (Keras ``CSVLogger`` format),
-``fusion_trace.json`` (``FusionTrace`` format), ``tensorboard/`` and ``model.keras``.
-
-Input sharding: the fusion stage keeps elements ``i::n`` of the identically seeded, shuffled
-stream of the heatmap cache (``trainer.fusion_dataset(num_shards=, shard_index=)``), so one step's
-per-worker batches make up the batch of a single-process run; the hourglass stage reads the
-TFRecord shard files ``i::n`` (``make_dataset(num_shards=, shard_index=)``).
+Input sharding: the stage's ``data(network, batch, num_shards, shard_index, repeat)`` gives worker
+``i`` of ``n`` its share: elements ``i::n`` of the identically seeded, shuffled stream of a heatmap
+cache (so one step's per-worker batches make up the batch of a single-process run), or the TFRecord
+shard files ``i::n`` for the hourglass.
 """
 import math
 import sys
@@ -32,20 +35,44 @@ import numpy as np
 
 from kfusion.errors import KfusionError
 from kfusion.io import write_json
-from kfusion.train import trainer
 
 
-# ----------------------------------------------------------------------------- cluster
-def make_strategy():
-    """A ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG`` (one local worker when it is unset).
+# ----------------------------------------------------------------------------- strategies
+def configure_logical_cpus(n):
+    """Split the physical CPU into ``n`` logical devices (before TensorFlow initialises them).
 
-    Must be called before TensorFlow runs any op in this process (TF's rule for collectives).
+    This is how ``MirroredStrategy`` is exercised on a machine with no GPU.
     """
     import tensorflow as tf
 
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError:
+        pass  # already initialised: keep what is there
+    return tf.config.list_logical_devices("CPU")
 
 
+def get_strategy(name="default"):
+    """A ``tf.distribute`` strategy by ``train.distribute`` name: default | mirrored | multiworker.
+
+    ``multiworker`` must be created before TensorFlow runs any op in this process (TF's rule for
+    collectives); its ``TF_CONFIG`` names the cluster (one local worker when it is unset).
+    """
+    import tensorflow as tf
+
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise KfusionError(f"train.distribute is {name!r}; expected default, mirrored or multiworker")
+
+
+# ----------------------------------------------------------------------------- cluster
 def worker_info(strategy):
     """``(task_type, task_id, is_chief, num_workers)`` of this process in the strategy's cluster.
 
@@ -69,58 +96,37 @@ def _worker_dir(run_dir, task_type, task_id, is_chief):
 
 
 # ----------------------------------------------------------------------------- the loop
-def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, global_batch_size, epochs,
-                    steps_per_epoch, learning_rate, metric_fn=None, metric_name="mpjpe", evaluate_fn=None,
-                    fusion_trace=False, checkpoint_every=1, jit_compile=False, profile=False, verbose=1):
-    """Train ``build_model()`` with a ``strategy.run`` loop; returns ``(model, history)``.
+def fit_distributed(strategy, stage, run_dir, *, checkpoint_every=1, jit_compile=False, profile=False, verbose=1):
+    """Train ``stage`` (:class:`kfusion.train.stages.Stage`) with a ``strategy.run`` loop over the
+    one training step; returns ``(network, history)``.
 
-    Args:
-        strategy: a ``tf.distribute`` strategy (``make_strategy()``; any strategy works).
-        build_model: ``() -> keras.Model``, called in ``strategy.scope()``.
-        loss_fn: ``(targets, outputs) -> (B,)`` float32 per-example loss (``model.losses`` are added
-            to its batch average).
-        dataset_fn: ``(tf.distribute.InputContext, per_replica_batch) -> tf.data.Dataset`` of
-            ``(features, targets)`` per-replica batches that repeats forever; it must shard by
-            ``input_context.input_pipeline_id`` / ``num_input_pipelines``.
-        run_dir: output folder (see the module docstring).
-        global_batch_size: samples per step over all replicas (a multiple of the replica count).
-        epochs, steps_per_epoch: training length (steps are global, per epoch).
-        learning_rate: Adam's learning rate.
-        metric_fn: ``(targets, outputs) -> (B,)`` per-example metric (e.g. MPJPE, mm) or None.
-        evaluate_fn: ``(model, shard_index, num_shards) -> (sum_loss, sum_metric, count)`` over this
-            worker's shard of the validation data (local, no collectives; ``sum_loss`` includes the
-            added losses per sample, as Keras' ``val_loss`` does), or None.
-        fusion_trace: write ``fusion_trace.json`` (models with a ``FusionWeights`` layer).
-        checkpoint_every: epochs between checkpoints (the last epoch is always saved).
-        jit_compile: XLA-compile the per-replica forward and backward pass.
-        profile: the chief writes a profiler trace of global steps 2-4 under ``tensorboard/``.
-        verbose: 0 silent, else one line per epoch on the chief (stderr).
+    Any strategy works (the default one runs the loop on one device). ``checkpoint_every``: epochs
+    between checkpoints (the last epoch is always saved). ``jit_compile``: XLA-compile the step.
+    ``profile``: the chief writes a profiler trace of global steps 2-4 under ``tensorboard/``.
+    ``verbose``: 0 silent, else one line per epoch on the chief (stderr). The chief saves the
+    network as ``model.keras`` (a plain file, no strategy inside) and ``train_summary.json``.
 
-    Returns:
-        the trained model (variables mirrored under ``strategy``) and the history dict
-        ``{"loss": [...], metric_name: [...], "val_loss": [...], ...}`` of the epochs run here.
+    Returns the trained network (variables mirrored under ``strategy``) and the history dict
+    ``{"loss": [...], "mpjpe": [...], "val_loss": [...], ...}`` of the epochs run here.
     """
-    import keras
     import tensorflow as tf
-
-    from kfusion.train.callbacks import FusionTrace
 
     run_dir = Path(run_dir)
     task_type, task_id, is_chief, num_workers = worker_info(strategy)
     replicas = strategy.num_replicas_in_sync
+    global_batch_size, epochs, steps_per_epoch = stage.batch_size, stage.epochs, stage.steps()
     if global_batch_size % replicas:
         raise KfusionError(f"batch size {global_batch_size} is not a multiple of the {replicas} replicas "
                            f"in sync; set a batch_size divisible by {replicas}")
     per_replica = global_batch_size // replicas
 
     with strategy.scope():
-        model = build_model()
-        optimizer = keras.optimizers.Adam(learning_rate)
-        if keras.mixed_precision.global_policy().name == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        optimizer.build(model.trainable_variables)
+        network = stage.build()
+        model = stage.compile(network)
+        model.build_optimizers()
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+    ckpt = tf.train.Checkpoint(model=network, optimizer=model.optimizer, epoch=epoch_var,
+                               **({"fusion_optimizer": model.fusion_optimizer} if model.fusion_optimizer else {}))
     manager = tf.train.CheckpointManager(ckpt, str(_worker_dir(run_dir, task_type, task_id, is_chief)),
                                          max_to_keep=3 if is_chief else 1)
     if manager.latest_checkpoint:
@@ -129,30 +135,18 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
 
     # a resumed run skips the batches it has trained on, so it sees what an uninterrupted run would
     skip = start * steps_per_epoch
-    dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, per_replica).skip(skip))
+    dist_ds = strategy.distribute_datasets_from_function(
+        lambda ctx: stage.data(network, per_replica, ctx.num_input_pipelines, ctx.input_pipeline_id, True).skip(skip))
     iterator = iter(dist_ds)
+    metric_fn = stage.metric
 
     @tf.function(jit_compile=bool(jit_compile))
-    def forward_backward(features, targets):
-        with tf.GradientTape() as tape:
-            outputs = model(features, training=True)
-            per_example = tf.cast(loss_fn(targets, outputs), tf.float32)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-            if model.losses:
-                added = tf.add_n([tf.cast(x, tf.float32) for x in model.losses])
-                loss += tf.nn.scale_regularization_loss(added)
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, model.trainable_variables)
+    def replica_step(x, y):
+        loss, y_pred = model.update(x, y)
         metric = tf.zeros((), tf.float32)
         if metric_fn is not None:
-            metric = tf.nn.compute_average_loss(tf.cast(metric_fn(targets, outputs), tf.float32),
-                                                global_batch_size=global_batch_size)
-        return loss, metric, grads
-
-    def replica_step(features, targets):
-        loss, metric, grads = forward_backward(features, targets)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss, metric
+            metric = tf.reduce_mean(tf.cast(metric_fn(y, y_pred), tf.float32)) / replicas
+        return tf.cast(loss, tf.float32), metric
 
     @tf.function
     def train_step(it):
@@ -166,21 +160,23 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
 
     csv = trace = writer = None
     if is_chief:
+        import keras
+
+        from kfusion.train.callbacks import FusionTrace
+
         run_dir.mkdir(parents=True, exist_ok=True)
         csv = keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=True)
         csv.set_model(model)
         csv.on_train_begin()
-        if fusion_trace:
-            from kfusion.models.fusion import find_fusion_weights_layer
-
-            if find_fusion_weights_layer(model) is not None:
-                trace = FusionTrace(run_dir / "fusion_trace.json")
-                trace.set_model(model)
-                trace.on_train_begin()
+        if stage.fusion_trace:
+            trace = FusionTrace(run_dir / "fusion_trace.json")
+            trace.set_model(model)
+            trace.on_train_begin()
         writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
 
     history = {}
     global_step = start * steps_per_epoch
+    t_start = time.perf_counter()
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
@@ -199,14 +195,13 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
                                    "lower the learning rate or use float32")
             logs = {"loss": total_loss / steps_per_epoch}
             if metric_fn is not None:
-                logs[metric_name] = total_metric / steps_per_epoch
-            if evaluate_fn is not None:
-                local = np.asarray(evaluate_fn(model, _worker_index(strategy),
-                                               num_workers), np.float64)
+                logs["mpjpe"] = total_metric / steps_per_epoch
+            if stage.val_data is not None:
+                local = np.asarray(_evaluate_local(stage, network, _worker_index(strategy), num_workers), np.float64)
                 s_loss, s_metric, count = all_sum(tf.constant(local, tf.float64)).numpy()
                 logs["val_loss"] = s_loss / max(count, 1.0)
                 if metric_fn is not None:
-                    logs[f"val_{metric_name}"] = s_metric / max(count, 1.0)
+                    logs["val_mpjpe"] = s_metric / max(count, 1.0)
             epoch_var.assign(epoch + 1)
             if (checkpoint_every > 0 and (epoch + 1) % checkpoint_every == 0) or epoch + 1 == epochs:
                 manager.save(checkpoint_number=epoch + 1)  # every worker saves (collectives may run)
@@ -226,7 +221,45 @@ def fit_distributed(strategy, build_model, loss_fn, dataset_fn, run_dir, *, glob
     finally:
         if csv is not None:
             csv.on_train_end()
-    return model, history
+    if is_chief:
+        _write_outputs(network, stage, run_dir, strategy, history, seconds=time.perf_counter() - t_start,
+                       workers=num_workers)
+    return network, history
+
+
+def per_example_loss(stage, network, y, y_pred):
+    """The stage's data loss of each example (B,): its loss, summed over the outputs it names."""
+    import tensorflow as tf
+
+    if not isinstance(stage.loss, dict):
+        return tf.cast(stage.loss(y, y_pred), tf.float32)
+    outputs = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+    return tf.add_n([tf.cast(stage.loss.get(n, stage.loss.get("*"))(y[n], o), tf.float32)
+                     for n, o in zip(network.output_names, outputs)])
+
+
+def _evaluate_local(stage, network, index, count, batch_size=256):
+    """``(sum of data loss + added losses, sum of metric, count)`` over this worker's share of the
+    validation data, without collectives (Keras' ``val_loss`` counts the added losses per sample)."""
+    import tensorflow as tf
+
+    ds = stage.val_data(network, batch_size, count, index)
+    if ds is None:
+        return 0.0, 0.0, 0.0
+
+    @tf.function
+    def step(x, y):
+        out = network(x, training=False)
+        loss = per_example_loss(stage, network, y, out)
+        if network.losses:
+            loss += tf.add_n([tf.cast(v, tf.float32) for v in network.losses])
+        metric = stage.metric(y, out) if stage.metric is not None else tf.zeros_like(loss)
+        return tf.reduce_sum(loss), tf.reduce_sum(tf.cast(metric, tf.float32)), tf.cast(tf.shape(loss)[0], tf.float32)
+
+    totals = np.zeros(3)
+    for x, y in ds:
+        totals += [float(v) for v in step(x, y)]
+    return tuple(totals)
 
 
 def _worker_index(strategy):
@@ -254,214 +287,17 @@ def _agreed_epoch(strategy, epoch):
     return int(epoch)
 
 
-def _save_plain_copy(model, build_model, path):
-    """Save ``model``'s weights through a fresh model built outside any strategy (a plain .keras)."""
-    plain = build_model()
-    plain.set_weights([np.asarray(w) for w in model.get_weights()])
-    trainer.save_model(plain, path)
-    return plain
+def _write_outputs(network, stage, run_dir, strategy, history, *, seconds, workers):
+    """The chief's outputs, as the fit path writes them: ``model.keras`` and ``train_summary.json``.
 
-
-# ----------------------------------------------------------------------------- stages
-def fusion_loss(targets, outputs):
-    """Per-example pose loss (B,), mm^2: ``kfusion.train.losses.pose_loss``."""
-    from kfusion.train.losses import pose_loss
-
-    return pose_loss(_pose(targets), outputs)
-
-
-def fusion_mpjpe(targets, outputs):
-    """Per-example MPJPE (B,), mm."""
-    import tensorflow as tf
-
-    d = tf.cast(outputs, tf.float32) - tf.cast(_pose(targets), tf.float32)
-    return tf.reduce_mean(tf.norm(d, axis=-1), axis=-1)
-
-
-def _pose(targets):
-    return targets["pose_3d"] if isinstance(targets, dict) else targets
-
-
-def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy, strategy_name=None, epochs=None,
-                 profile=False, verbose=1):
-    """Multi-worker training of one fusion network on heatmap caches; returns the chief's model.
-
-    Same outputs as ``trainer.train_fusion`` (chief only): ``model.keras``, ``log.csv``,
-    ``fusion_trace.json``, ``train_summary.json``; checkpoints as in the module docstring.
+    The network is saved through a fresh copy built outside any strategy (a plain .keras).
     """
-    run_dir = Path(run_dir)
-    _, _, is_chief, num_workers = worker_info(strategy)
-    trainer._set_seed(cfg["seed"])
-    f = cfg["fusion"]
-    global_batch = int(f["batch_size"])
-    steps = cfg["train"]["steps_per_epoch"] or max(1, len(train_cache) // global_batch)
-    epochs = int(epochs if epochs is not None else f["epochs"])
-
-    def dataset_fn(ctx, per_replica):
-        return trainer.fusion_dataset(train_cache, cfg, training=True, batch_size=per_replica, repeat=True,
-                                      num_shards=ctx.num_input_pipelines, shard_index=ctx.input_pipeline_id)
-
-    evaluate_fn = None
-    if val_cache is not None and cfg["train"]["validate"]:
-        def evaluate_fn(model, index, count):
-            return _evaluate_fusion(model, _slice_cache(val_cache, index, count), cfg)
-
-    def build():
-        return trainer.build_fusion_from_config(cfg, strategy_name)
-
-    t0 = time.perf_counter()
-    model, history = fit_distributed(
-        strategy, build, fusion_loss, dataset_fn, run_dir, global_batch_size=global_batch, epochs=epochs,
-        steps_per_epoch=steps, learning_rate=f["learning_rate"], metric_fn=fusion_mpjpe,
-        evaluate_fn=evaluate_fn, fusion_trace=True, checkpoint_every=cfg["train"]["checkpoint_every"],
-        jit_compile=cfg["train"]["jit_compile"], profile=profile, verbose=verbose)
-    if is_chief:
-        _write_outputs(model, build, run_dir, strategy, history, seconds=time.perf_counter() - t0,
-                       epochs=epochs, workers=num_workers)
-    return model
-
-
-def _write_outputs(model, build, run_dir, strategy, history, *, seconds, epochs, workers):
-    """The chief's outputs, as the fit path writes them: ``model.keras`` and ``train_summary.json``."""
+    from kfusion.models import save_model
     from kfusion.train.callbacks import history_from_log
 
-    _save_plain_copy(model, build, run_dir / "model.keras")
+    plain = stage.build()
+    plain.set_weights([np.asarray(w) for w in network.get_weights()])
+    save_model(plain, run_dir / "model.keras")
     write_json(run_dir / "train_summary.json", {  # a resumed run's log.csv holds every epoch
-        "seconds": seconds, "epochs": epochs, "workers": workers,
+        "seconds": seconds, "epochs": stage.epochs, "workers": workers,
         "replicas": strategy.num_replicas_in_sync, "history": history_from_log(run_dir / "log.csv") or history})
-
-
-def _slice_cache(cache, index, count):
-    """Samples ``index::count`` of a HeatmapCache (this worker's share of the validation set)."""
-    fields = {k: (v[index::count] if isinstance(v, np.ndarray) and v.ndim and len(v) == len(cache) else v)
-              for k, v in cache.__dict__.items()}
-    return type(cache)(**fields)
-
-
-def _evaluate_fusion(model, cache, cfg, batch_size=256):
-    """``(sum of pose loss + added losses, sum of MPJPE, count)`` over a cache, locally."""
-    import tensorflow as tf
-
-    if len(cache) == 0:
-        return 0.0, 0.0, 0.0
-
-    @tf.function
-    def step(features, pose):
-        out = model(features, training=False)
-        loss = fusion_loss(pose, out)
-        if model.losses:
-            loss += tf.add_n([tf.cast(x, tf.float32) for x in model.losses])
-        return tf.reduce_sum(loss), tf.reduce_sum(fusion_mpjpe(pose, out)), tf.cast(tf.shape(loss)[0], tf.float32)
-
-    totals = np.zeros(3)
-    for features, pose in trainer.fusion_dataset(cache, cfg, training=False, batch_size=batch_size):
-        totals += [float(v) for v in step(features, pose)]
-    return tuple(totals)
-
-
-def train_hourglass(cfg, run_dir, *, strategy, epochs=None, profile=False, verbose=1):
-    """Multi-worker training of the stacked hourglass on the TFRecords; returns the chief's model.
-
-    Worker ``i`` of ``n`` reads the shard files ``i::n`` of the training split (so the split needs at
-    least ``n`` shard files); the loss is the heatmap MSE summed over the stacks (intermediate
-    supervision), as in ``trainer.train_hourglass``.
-    """
-    import tensorflow as tf
-
-    from kfusion import skeletons
-    from kfusion.data.pipeline import make_dataset
-    from kfusion.train.losses import heatmap_loss
-
-    run_dir = Path(run_dir)
-    _, _, is_chief, num_workers = worker_info(strategy)
-    trainer._set_seed(cfg["seed"])
-    hg = cfg["hourglass"]
-    size, hm = trainer.hourglass_sizes(cfg)
-    global_batch = int(hg["batch_size"])
-    epochs = int(epochs if epochs is not None else hg["epochs"])
-    steps = cfg["train"]["steps_per_epoch"]
-    if not steps:
-        from kfusion.data.records import read_manifest
-
-        count = read_manifest(cfg["data"]["records"])["splits"][cfg["data"]["train_split"]]["count"]
-        steps = max(1, int(count) // global_batch)
-
-    def build():
-        from kfusion.models import load_model
-
-        if hg["checkpoint"]:
-            return load_model(hg["checkpoint"])
-        from kfusion.models.hourglass import build_hourglass
-
-        num_joints = skeletons.get(cfg["data"]["heatmap_skeleton"]).num_joints
-        return build_hourglass(hg["preset"], input_size=size, num_joints=num_joints)
-
-    def records(split, *, training, batch_size, num_shards, shard_index, repeat):
-        return make_dataset(cfg["data"]["records"], split, batch_size=batch_size, training=training,
-                            input_size=size, heatmap_size=hm, heatmap_skeleton=cfg["data"]["heatmap_skeleton"],
-                            sigma=hg["sigma"], augment=cfg["augment"] if training else None, seed=cfg["seed"],
-                            num_shards=num_shards, shard_index=shard_index, repeat=repeat)
-
-    def dataset_fn(ctx, per_replica):
-        ds = records(cfg["data"]["train_split"], training=True, batch_size=per_replica,
-                     num_shards=ctx.num_input_pipelines, shard_index=ctx.input_pipeline_id, repeat=True)
-        return ds.map(lambda f, t: (f["image"], t["heatmaps"]))
-
-    def loss_fn(target, outputs):
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return tf.add_n([heatmap_loss(target, o) for o in outputs])
-
-    evaluate_fn = None
-    if cfg["train"]["validate"]:
-        def evaluate_fn(model, index, count):
-            from kfusion.data.records import record_files
-
-            files = len(record_files(cfg["data"]["records"], cfg["data"]["val_split"]))
-            if index >= files:  # fewer shard files than workers: this worker has no share
-                return 0.0, 0.0, 0.0
-            ds = records(cfg["data"]["val_split"], training=False, batch_size=global_batch,
-                         num_shards=min(count, files), shard_index=index, repeat=False)
-            totals = np.zeros(3)
-            for f, t in ds:
-                loss = loss_fn(t["heatmaps"], model(f["image"], training=False))
-                totals += [float(tf.reduce_sum(loss)), 0.0, float(tf.shape(loss)[0])]
-            return tuple(totals)
-
-    t0 = time.perf_counter()
-    model, history = fit_distributed(
-        strategy, build, loss_fn, dataset_fn, run_dir, global_batch_size=global_batch, epochs=epochs,
-        steps_per_epoch=steps, learning_rate=hg["learning_rate"], evaluate_fn=evaluate_fn,
-        checkpoint_every=cfg["train"]["checkpoint_every"], jit_compile=cfg["train"]["jit_compile"],
-        profile=profile, verbose=verbose)
-    if is_chief:
-        _write_outputs(model, build, run_dir, strategy, history, seconds=time.perf_counter() - t0,
-                       epochs=epochs, workers=num_workers)
-    return model
-
-
-def train_stage(cfg, stage, run_dir, *, hourglass=None, epochs=None, profile=False, verbose=1):
-    """``kfusion train STAGE --distribute multiworker``: one worker's part; returns the stage folder.
-
-    Every worker runs this with its own ``TF_CONFIG``. For the fusion stage each worker loads (or,
-    if missing, computes) the heatmap caches of ``run_dir/cache`` (``driver.caches``); compute them
-    once beforehand on a shared file system so the workers do not all predict them.
-    """
-    from kfusion.train import driver
-
-    strategy = make_strategy()  # before any other TF op in this process
-    run_dir = Path(run_dir)
-    if stage == "hourglass":
-        out = run_dir / "hourglass"
-        train_hourglass(cfg, out, strategy=strategy, epochs=epochs, profile=profile, verbose=verbose)
-        return out
-    if stage != "fusion":
-        raise KfusionError(f"--distribute multiworker trains the stages hourglass and fusion; got {stage!r}")
-    hourglass = Path(hourglass or run_dir / "hourglass" / "model.keras")
-    splits = [cfg["data"]["train_split"]]
-    if cfg["train"]["validate"]:
-        splits.append(cfg["data"]["val_split"])
-    c = driver.caches(cfg, run_dir, hourglass, splits)
-    out = run_dir / f"fusion-{cfg['fusion']['strategy']}"
-    train_fusion(cfg, c[splits[0]], c.get(cfg["data"]["val_split"]) if len(splits) > 1 else None, out,
-                 strategy=strategy, epochs=epochs, profile=profile, verbose=verbose)
-    return out

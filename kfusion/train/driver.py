@@ -1,12 +1,68 @@
-"""From a validated config to trained models in a run folder (what `kfusion train` runs)."""
+"""From a validated config to trained models in a run folder (what `kfusion train` runs).
+
+``train(stage, cfg, run_dir)`` trains one :class:`~kfusion.train.stages.Stage` where
+``train.distribute`` says: ``model.fit`` on one device or ``MirroredStrategy``, the multi-worker
+loop under ``MultiWorkerMirroredStrategy`` (or any strategy passed in). ``train_hourglass``,
+``train_fusion`` and ``train_lifting`` build the stage of a config and train it; ``train_stage`` is
+the whole ``kfusion train STAGE`` (run folder, heatmap caches, resume checks, end-to-end model).
+"""
 import shutil
 import sys
 from pathlib import Path
 
 from kfusion.data import posepairs
+from kfusion.data.cache import HeatmapCache, predict_cache
 from kfusion.errors import KfusionError
 from kfusion.io import write_json
-from kfusion.train import trainer
+from kfusion.train import distributed, stages
+
+
+def set_seed(seed):
+    """Seed Python, numpy and TensorFlow (``keras.utils.set_random_seed``)."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def train(stage, cfg, run_dir, *, strategy=None, epochs=None, verbose=2, profile=False):
+    """Train ``stage`` into ``run_dir``; returns the trained network.
+
+    ``strategy``: a ``tf.distribute`` strategy to run the multi-worker loop under (any strategy
+    works); None: the strategy of ``train.distribute`` (``multiworker`` runs the loop, the others
+    ``model.fit``). ``epochs`` overrides the stage's.
+    """
+    set_seed(cfg["seed"])
+    if epochs is not None:
+        stage.epochs = int(epochs)
+    options = stages.training_options(cfg)
+    name = cfg["train"]["distribute"]
+    if strategy is None and name != "multiworker":
+        return stages.fit(stage, run_dir, strategy=distributed.get_strategy(name), verbose=verbose,
+                          profile=profile, **options)
+    strategy = strategy or distributed.get_strategy(name)
+    network, _ = distributed.fit_distributed(strategy, stage, run_dir, profile=profile, verbose=verbose,
+                                             **options)
+    return network
+
+
+def train_hourglass(cfg, run_dir, **kwargs):
+    """Train (or resume) the stacked hourglass of ``cfg``; keyword arguments as ``train``."""
+    return train(stages.hourglass_stage(cfg), cfg, run_dir, **kwargs)
+
+
+def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, **kwargs):
+    """Train one fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches."""
+    return train(stages.fusion_stage(cfg, train_cache, val_cache, strategy_name), cfg, run_dir, **kwargs)
+
+
+def train_lifting(cfg, train_cache, val_cache, run_dir, *, ground_truth=False, **kwargs):
+    """Train the lifting baseline on a cache's decoded 2D joints (``ground_truth``: its true ones)."""
+    return train(stages.lifting_stage(cfg, train_cache, val_cache, ground_truth), cfg, run_dir, **kwargs)
+
+
+def train_lifting_pairs(cfg, data_dir, run_dir, **kwargs):
+    """Train the lifting baseline on ground-truth 2D/3D pose pairs (Martinez et al.'s setting)."""
+    return train(stages.lifting_pairs_stage(cfg, data_dir), cfg, run_dir, **kwargs)
 
 
 def load_hourglass(path):
@@ -22,12 +78,12 @@ def load_hourglass(path):
 def save_end_to_end(hourglass_path, fusion, out_dir):
     """Save ``out_dir/end_to_end.keras``: the deployable model (uint8 crop -> pose_3d, pose_2d,
     confidence) of the hourglass and a trained fusion network, which ``kfusion export`` takes."""
-    from kfusion.models import uncompiled
+    from kfusion.models import save_model, uncompiled
     from kfusion.models.end_to_end import build_end_to_end
 
     path = Path(out_dir) / "end_to_end.keras"
     # no compile config anywhere inside: the deployable file loads without kfusion's training losses
-    trainer.save_model(uncompiled(build_end_to_end(load_hourglass(hourglass_path), fusion)), path)
+    save_model(uncompiled(build_end_to_end(load_hourglass(hourglass_path), fusion)), path)
     return path
 
 
@@ -39,11 +95,11 @@ def caches(cfg, run_dir, hourglass_path, splits):
     for split in splits:
         path = cache_dir / f"{split}.npz"
         if path.is_file() and path.stat().st_mtime >= hourglass_path.stat().st_mtime:
-            out[split] = trainer.HeatmapCache.load(path)
+            out[split] = HeatmapCache.load(path)
             continue
         model = model or load_hourglass(hourglass_path)
         print(f"kfusion: predicting confidence maps for '{split}' -> {path}", file=sys.stderr)
-        out[split] = trainer.predict_cache(model, cfg, split, path)
+        out[split] = predict_cache(model, cfg, split, path)
     return out
 
 
@@ -130,36 +186,37 @@ def _undo_unstarted(out, created, written):
 
 
 def _train_stage(cfg, stage, run_dir, out, *, hourglass, epochs, logical_cpus, profile, verbose):
-    if logical_cpus:
-        trainer.configure_logical_cpus(logical_cpus)
+    strategy = None
+    if cfg["train"]["distribute"] == "multiworker":
+        strategy = distributed.get_strategy("multiworker")  # before any other TF op in this process
+    elif logical_cpus:
+        distributed.configure_logical_cpus(logical_cpus)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", cfg)
     if cfg["train"]["mixed_precision"]:
         import keras
 
         keras.mixed_precision.set_global_policy(cfg["train"]["mixed_precision"])
-    if cfg["train"]["strategy"] == "multiworker":
-        from kfusion.train import distributed
-
-        write_json(out / "config.json", cfg)
-        return distributed.train_stage(cfg, stage, run_dir, hourglass=hourglass, epochs=epochs,
-                                         profile=profile, verbose=verbose)
+    options = {"strategy": strategy, "epochs": epochs, "verbose": verbose, "profile": profile}
     if stage == "lifting" and posepairs.is_pose_pairs(cfg["data"]["records"]):
         write_json(out / "config.json", cfg)  # ground-truth 2D/3D pairs: no hourglass, no cache
-        trainer.train_lifting_pairs(cfg, cfg["data"]["records"], out, verbose=verbose, epochs=epochs)
+        train_lifting_pairs(cfg, cfg["data"]["records"], out, **options)
         return out
     if stage == "hourglass":
         write_json(out / "config.json", cfg)  # each stage keeps the config it was trained with
-        trainer.train_hourglass(cfg, out, verbose=verbose, epochs=epochs, profile=profile)
+        train_hourglass(cfg, out, **options)
         return out
     hourglass = Path(hourglass or run_dir / "hourglass" / "model.keras")
-    c = caches(cfg, run_dir, hourglass, [cfg["data"]["train_split"], cfg["data"]["val_split"]])
-    train_cache, val_cache = c[cfg["data"]["train_split"]], c[cfg["data"]["val_split"]]
+    splits = [cfg["data"]["train_split"]]
+    if cfg["train"]["validate"] or strategy is None:
+        splits.append(cfg["data"]["val_split"])
+    c = caches(cfg, run_dir, hourglass, list(dict.fromkeys(splits)))
+    train_cache, val_cache = c[cfg["data"]["train_split"]], c.get(cfg["data"]["val_split"])
     write_json(out / "config.json", cfg)
     if stage == "fusion":
-        fusion = trainer.train_fusion(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs,
-                                      profile=profile)
-        save_end_to_end(hourglass, fusion, out)
+        fusion = train_fusion(cfg, train_cache, val_cache, out, **options)
+        if strategy is None:  # multi-worker runs export from their model.keras afterwards
+            save_end_to_end(hourglass, fusion, out)
     else:
-        trainer.train_lifting(cfg, train_cache, val_cache, out, verbose=verbose, epochs=epochs)
+        train_lifting(cfg, train_cache, val_cache, out, **options)
     return out

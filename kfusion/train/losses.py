@@ -22,6 +22,13 @@ def heatmap_loss(y_true, y_pred):
     return ops.mean(ops.square(d), axis=(1, 2, 3))
 
 
+def mpjpe_per_pose(y_true, y_pred):
+    """Mean per-joint position error of each pose, mm: (B, J, 3) -> (B,). The one MPJPE of kfusion
+    (``kfusion.eval.metrics.mpjpe`` is this on numpy arrays)."""
+    d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
+    return ops.mean(ops.sqrt(ops.sum(ops.square(d), axis=-1)), axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="kfusion")
 class MPJPE(keras.metrics.Mean):
     """Mean per-joint position error in mm over (B, J, 3) poses (root-relative targets)."""
@@ -30,6 +37,4 @@ class MPJPE(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
-        per_pose = ops.mean(ops.sqrt(ops.sum(ops.square(d), axis=-1)), axis=-1)
-        return super().update_state(per_pose, sample_weight=sample_weight)
+        return super().update_state(mpjpe_per_pose(y_true, y_pred), sample_weight=sample_weight)

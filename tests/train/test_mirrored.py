@@ -9,8 +9,9 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {tests!r})
     import numpy as np
-    from kfusion.train import trainer
-    trainer.configure_logical_cpus(2)
+    from kfusion.eval import evaluate
+    from kfusion.train import distributed, driver
+    distributed.configure_logical_cpus(2)
     import tensorflow as tf
     from kfusion.models import fusion
     for block in fusion.PRESETS["tiny"]["blocks"]:
@@ -24,13 +25,13 @@ SCRIPT = textwrap.dedent("""
     train, val = make_cache(64, seed=0), make_cache(32, seed=1)
     for name in ("default", "mirrored"):
         cfg = tiny_config(Path({tmp!r}) / name, epochs=2, learning_rate=0.02)
-        cfg = config_mod.override(cfg, "train.strategy", name)
+        cfg = config_mod.override(cfg, "train.distribute", name)
         cfg = config_mod.override(cfg, "train.validate", False)
-        model = trainer.train_fusion(cfg, train, None, Path({tmp!r}) / name, verbose=0)
-        pred = trainer.predict_poses(model, val, cfg)
+        model = driver.train_fusion(cfg, train, None, Path({tmp!r}) / name, verbose=0)
+        pred = evaluate.predict_poses(model, val, cfg)
         hist = json.loads((Path({tmp!r}) / name / "train_summary.json").read_text())["history"]
         out[name] = {{"pred": pred.tolist(), "loss": hist["loss"],
-                      "replicas": trainer.get_strategy(name).num_replicas_in_sync}}
+                      "replicas": distributed.get_strategy(name).num_replicas_in_sync}}
     print("RESULT" + json.dumps(out))
 """)
 

@@ -39,11 +39,11 @@ def test_fusion_parameters_and_output_stay_float32_under_mixed_bfloat16(bfloat16
 def test_one_fit_step_under_mixed_bfloat16_is_finite_and_trains_alpha(tmp_path, bfloat16_policy):
     from kfusion import config as config_mod
     from kfusion.models.fusion import fusion_weights
-    from kfusion.train import trainer
+    from kfusion.train import driver
 
     cfg = config_mod.override(tiny_config(tmp_path, epochs=1, learning_rate=0.01), "train.steps_per_epoch", 2)
     cfg = config_mod.override(cfg, "train.mixed_precision", "mixed_bfloat16")
-    model = trainer.train_fusion(cfg, make_cache(32, seed=0), None, tmp_path / "fusion", verbose=0)
+    model = driver.train_fusion(cfg, make_cache(32, seed=0), None, tmp_path / "fusion", verbose=0)
     state = fusion_weights(model)
     assert state["alpha"] != pytest.approx(0.1) and math.isfinite(state["alpha"])
     loss = (tmp_path / "fusion" / "log.csv").read_text().splitlines()[1].split(",")[1]
@@ -54,10 +54,10 @@ def test_distributed_loop_step_under_mixed_bfloat16(tmp_path, bfloat16_policy):
     import tensorflow as tf
 
     from kfusion import config as config_mod
-    from kfusion.train import distributed
+    from kfusion.train import distributed, driver
 
     cfg = config_mod.override(tiny_config(tmp_path, epochs=1), "train.steps_per_epoch", 1)
-    model = distributed.train_fusion(cfg, make_cache(16, seed=0), None, tmp_path / "fusion",
+    model = driver.train_fusion(cfg, make_cache(16, seed=0), None, tmp_path / "fusion",
                                      strategy=tf.distribute.get_strategy(), verbose=0)
     history = json.loads((tmp_path / "fusion" / "train_summary.json").read_text())["history"]
     assert math.isfinite(history["loss"][0]) and history["loss"][0] > 5e3 / 0.1 ** 2 * 0.99  # data + penalty
@@ -69,7 +69,7 @@ def test_distributed_loop_step_under_mixed_bfloat16(tmp_path, bfloat16_policy):
 def test_xla_compiled_fit_matches_the_plain_one(tmp_path):
     """``train.jit_compile`` changes how a step runs, not what it computes."""
     from kfusion import config as config_mod
-    from kfusion.train import trainer
+    from kfusion.train import driver
 
     import kfusion.models.fusion as F
 
@@ -82,7 +82,7 @@ def test_xla_compiled_fit_matches_the_plain_one(tmp_path):
         F.PRESETS["tiny"] = {**original, "blocks": [{k: v for k, v in b.items() if k != "dropout"}
                                                     for b in original["blocks"]]}
         try:
-            trainer.train_fusion(cfg, make_cache(32, seed=0), None, tmp_path / f"jit{jit}", verbose=0)
+            driver.train_fusion(cfg, make_cache(32, seed=0), None, tmp_path / f"jit{jit}", verbose=0)
         finally:
             F.PRESETS["tiny"] = original
         losses.append(float((tmp_path / f"jit{jit}" / "log.csv").read_text().splitlines()[1].split(",")[1]))

@@ -5,22 +5,24 @@ import pytest
 
 from kfusion import config as config_mod
 from kfusion.errors import KfusionError
-from kfusion.train import trainer
+from kfusion.data import cache as cache_lib
+from kfusion.eval import evaluate
+from kfusion.train import driver, stages
 
 from conftest import make_cache, tiny_config
 
 
 def _val_mpjpe(model, cache, cfg):
-    pred = trainer.predict_poses(model, cache, cfg)
+    pred = evaluate.predict_poses(model, cache, cfg)
     return float(np.linalg.norm(pred - cache.pose_3d, axis=-1).mean())
 
 
 def test_short_training_lowers_validation_error_and_traces_fusion(tmp_path, tiny_cache):
     train, val = tiny_cache
     cfg = tiny_config(tmp_path, epochs=6, learning_rate=0.01)
-    untrained = trainer.build_fusion_from_config(cfg)
+    untrained = stages.build_fusion_from_config(cfg)
     before = _val_mpjpe(untrained, val, cfg)
-    model = trainer.train_fusion(cfg, train, val, tmp_path / "fusion", verbose=0)
+    model = driver.train_fusion(cfg, train, val, tmp_path / "fusion", verbose=0)
     after = _val_mpjpe(model, val, cfg)
     assert after < 0.8 * before, (before, after)
     trace = json.loads((tmp_path / "fusion" / "fusion_trace.json").read_text())["epochs"]
@@ -54,7 +56,7 @@ def test_resume_after_interrupted_fit(tmp_path, tiny_cache, monkeypatch):
     original = cb_mod.standard_callbacks
     monkeypatch.setattr(cb_mod, "standard_callbacks", lambda *a, **k: original(*a, **k) + [StopAfter2()])
     with pytest.raises(_Interrupt):
-        trainer.train_fusion(cfg, train, val, run, verbose=0)
+        driver.train_fusion(cfg, train, val, run, verbose=0)
     monkeypatch.setattr(cb_mod, "standard_callbacks", original)
 
     seen = []
@@ -64,7 +66,7 @@ def test_resume_after_interrupted_fit(tmp_path, tiny_cache, monkeypatch):
             seen.append(epoch)
 
     monkeypatch.setattr(cb_mod, "standard_callbacks", lambda *a, **k: original(*a, **k) + [Record()])
-    trainer.train_fusion(cfg, train, val, run, verbose=0)
+    driver.train_fusion(cfg, train, val, run, verbose=0)
     assert seen == [2, 3], seen  # continues after the two finished epochs
     rows = (run / "log.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [0, 1, 2, 3]
@@ -75,15 +77,15 @@ def test_resume_after_interrupted_fit(tmp_path, tiny_cache, monkeypatch):
 def test_lifting_baseline_trains(tmp_path, tiny_cache):
     train, val = tiny_cache
     cfg = tiny_config(tmp_path)
-    model = trainer.train_lifting(cfg, train, val, tmp_path / "lifting", verbose=0, epochs=1)
-    pred = trainer.predict_poses(model, val, cfg, kind="lifting")
+    model = driver.train_lifting(cfg, train, val, tmp_path / "lifting", verbose=0, epochs=1)
+    pred = evaluate.predict_poses(model, val, cfg, kind="lifting")
     assert pred.shape == val.pose_3d.shape and np.isfinite(pred).all()
 
 
 def test_cache_roundtrip(tmp_path):
     cache = make_cache(8)
     cache.save(tmp_path / "c.npz")
-    back = trainer.HeatmapCache.load(tmp_path / "c.npz")
+    back = cache_lib.HeatmapCache.load(tmp_path / "c.npz")
     assert back.input_size == cache.input_size
     np.testing.assert_array_equal(back.heatmaps, cache.heatmaps)
     np.testing.assert_array_equal(back.actions, cache.actions)
@@ -95,7 +97,7 @@ def test_bad_config_key_names_key_and_allowed(tmp_path):
     with pytest.raises(KfusionError, match=r"unknown key 'fusion.lamda'; did you mean 'penalty'\?"):
         config_mod.load(p)
     p.write_text("fusion:\n  zzz: 5000\n")  # nothing close: the keys that are allowed there
-    with pytest.raises(KfusionError, match=r"unknown key 'fusion.zzz'; allowed: alpha_init, .*"):
+    with pytest.raises(KfusionError, match=r"unknown key 'fusion.zzz'; allowed: alpha_beta_2, alpha_init, .*"):
         config_mod.load(p)
     p.write_text("lifting:\n  unitz: 8\n")
     with pytest.raises(KfusionError, match=r"unknown key 'lifting.unitz'; did you mean 'units'\?"):
@@ -121,13 +123,13 @@ def test_shipped_configs_validate():
 def test_init_from_loads_matching_layers(tmp_path, tiny_cache):
     train, val = tiny_cache
     cfg = tiny_config(tmp_path, epochs=1)
-    trained = trainer.train_fusion(cfg, train, val, tmp_path / "a", verbose=0)
+    trained = driver.train_fusion(cfg, train, val, tmp_path / "a", verbose=0)
     cfg2 = config_mod.override(cfg, "fusion.init_from", str(tmp_path / "a" / "model.keras"))
     cfg2 = config_mod.override(cfg2, "seed", 1)
-    warm = trainer.build_fusion_from_config(cfg2)
-    cold = trainer.build_fusion_from_config(config_mod.override(cfg, "seed", 1))
+    warm = stages.build_fusion_from_config(cfg2)
+    cold = stages.build_fusion_from_config(config_mod.override(cfg, "seed", 1))
     for a, b, c in zip(trained.weights, warm.weights, cold.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert any(not np.array_equal(a.numpy(), c.numpy()) for a, c in zip(trained.weights, cold.weights))
     with pytest.raises(KfusionError, match="init_from"):
-        trainer.build_fusion_from_config(config_mod.override(cfg, "fusion.init_from", str(tmp_path / "none.keras")))
+        stages.build_fusion_from_config(config_mod.override(cfg, "fusion.init_from", str(tmp_path / "none.keras")))

@@ -1,0 +1,158 @@
+"""The hourglass's predictions kept once per split, and the fusion and lifting datasets made from them.
+
+``predict_cache`` runs a trained hourglass over a split of the records (no augmentation) and keeps its
+*predicted* confidence maps with the images at the fusion input size and the 3D targets
+(``HeatmapCache``, one ``.npz`` per split); ``fusion_dataset`` and ``lifting_dataset`` turn a cache
+into ``tf.data`` batches for the fusion networks and the lifting baseline.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from kfusion.data.pipeline import make_dataset, random_crops
+from kfusion.io import atomic_path, load_npz
+
+
+def hourglass_sizes(cfg):
+    """``(input_size, heatmap_size)`` of the hourglass of ``cfg``."""
+    hg = cfg["hourglass"]
+    return hg["input_size"], hg["heatmap_size"] or hg["input_size"] // 4
+
+
+@dataclass
+class HeatmapCache:
+    """The hourglass's predictions over one split, with everything the fusion stage needs.
+
+    Arrays (N = samples): ``images`` uint8 (N, F, F, 3) at the fusion input size F;
+    ``heatmaps`` float16 (N, h, h, Jh) predicted maps; ``pose_3d`` float32 (N, J, 3) mm root-relative;
+    ``joints_2d`` float32 (N, Jh, 2) decoded from the predicted maps, crop pixels of the hourglass
+    input (size S); ``confidence`` float32 (N, Jh); ``joints_2d_gt`` float32 (N, Jh, 2);
+    ``actions``, ``subjects`` str (N,); ``frames`` int64 (N,); ``input_size`` S.
+    """
+
+    images: np.ndarray
+    heatmaps: np.ndarray
+    pose_3d: np.ndarray
+    joints_2d: np.ndarray
+    confidence: np.ndarray
+    joints_2d_gt: np.ndarray
+    actions: np.ndarray
+    subjects: np.ndarray
+    frames: np.ndarray
+    input_size: int
+
+    def __len__(self):
+        return len(self.pose_3d)
+
+    def subset(self, index):
+        """The samples ``index`` (a slice or an index array) as a new cache."""
+        n = len(self)
+        return type(self)(**{k: (v[index] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v)
+                             for k, v in self.__dict__.items()})
+
+    def save(self, path):
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **{k: np.asarray(v) for k, v in self.__dict__.items()})
+
+    @classmethod
+    def load(cls, path):
+        z = load_npz(path, required=list(cls.__dataclass_fields__))
+        z["input_size"] = int(z["input_size"])
+        return cls(**{k: z[k] for k in cls.__dataclass_fields__})
+
+
+def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
+    """Run ``hourglass`` over ``split`` of the records (no augmentation); returns a HeatmapCache."""
+    import tensorflow as tf
+
+    from kfusion.heatmaps import decode_heatmaps
+
+    size, hm = hourglass_sizes(cfg)
+    fusion_size = cfg["fusion"]["input_size"]
+    ds = make_dataset(cfg["data"]["records"], split, batch_size=batch_size, training=False, input_size=size,
+                      heatmap_size=hm, heatmap_skeleton=cfg["data"]["heatmap_skeleton"],
+                      sigma=cfg["hourglass"]["sigma"], with_meta=True)
+    out = {k: [] for k in ("images", "heatmaps", "pose_3d", "joints_2d_gt", "actions", "subjects", "frames")}
+    predict = tf.function(lambda x: hourglass(x, training=False)[-1])
+    for features, targets, meta in ds:
+        pred = predict(features["image"]).numpy()
+        img = tf.image.resize(features["image"], (fusion_size, fusion_size), antialias=True)
+        out["images"].append(np.clip(np.rint(img.numpy() * 255), 0, 255).astype(np.uint8))
+        out["heatmaps"].append(pred.astype(np.float16))
+        out["pose_3d"].append(targets["pose_3d"].numpy().astype(np.float32))
+        out["joints_2d_gt"].append(targets["joints_2d"].numpy().astype(np.float32))
+        out["actions"].append(meta["action"].numpy().astype(str))
+        out["subjects"].append(meta["subject"].numpy().astype(str))
+        out["frames"].append(meta["frame"].numpy().astype(np.int64))
+    arrays = {k: np.concatenate(v) for k, v in out.items()}
+    uv, conf = decode_heatmaps(arrays["heatmaps"].astype(np.float32))
+    cache = HeatmapCache(joints_2d=(uv * size / hm).astype(np.float32), confidence=conf.astype(np.float32),
+                         input_size=size, **arrays)
+    if path is not None:
+        cache.save(path)
+    return cache
+
+
+def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_shards=1, shard_index=0):
+    """HeatmapCache -> ({"image", "heatmaps"}, pose_3d (B, J, 3) mm) batches at the fusion input size.
+
+    The confidence maps are resized to the image size and, when training, both get the same random
+    crop (``augment.crop_prob``, ``augment.scale``, ``augment.translate``; ``pipeline.random_crops``,
+    the hourglass's crop): the authors' only augmentation for this stage. The 3D target (root-relative, camera frame) is unchanged by it.
+    ``num_shards``/``shard_index``: keep elements ``shard_index::num_shards`` of the (identically
+    seeded) stream before batching: the workers' batches of one step make up one global batch.
+    """
+    import tensorflow as tf
+
+    size = cfg["fusion"]["input_size"]
+    batch_size = batch_size or cfg["fusion"]["batch_size"]
+    aug = cfg["augment"]
+    ds = tf.data.Dataset.from_tensor_slices((cache.images, cache.heatmaps, cache.pose_3d))
+    if training:
+        ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"], reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if num_shards > 1:
+        ds = ds.shard(num_shards, shard_index)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    crop = training and aug["crop_prob"] > 0
+
+    def to_inputs(images, heatmaps, pose, rseed=None):
+        img = tf.cast(images, tf.float32) / 255.0
+        hms = tf.image.resize(tf.cast(heatmaps, tf.float32), (size, size))
+        x = tf.concat([img, hms], axis=-1)
+        if crop:  # the same crop for the image and its maps
+            x = random_crops(x, rseed, aug)
+        return {"image": x[..., :3], "heatmaps": x[..., 3:]}, pose
+
+    if crop:
+        rng = tf.data.Dataset.random(seed=cfg["seed"] + 7919 * shard_index, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, rng)).map(lambda batch, rseed: to_inputs(*batch, rseed),
+                                                num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def lifting_inputs(cache, ground_truth=False):
+    """Decoded 2D joints of the predicted maps (or, with ``ground_truth``, the true 2D joints),
+    normalised to [-1, 1] over the crop: (N, Jh, 2)."""
+    uv = cache.joints_2d_gt if ground_truth else cache.joints_2d
+    return (uv / cache.input_size * 2.0 - 1.0).astype(np.float32)
+
+
+def lifting_dataset(cache, cfg, *, training, ground_truth=False, batch_size=None, repeat=False, num_shards=1,
+                    shard_index=0):
+    """HeatmapCache -> (joints_2d (B, Jh, 2) in [-1, 1], pose_3d (B, J, 3) mm) batches
+    (``lifting_inputs``); sharding as in ``fusion_dataset``."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((lifting_inputs(cache, ground_truth), cache.pose_3d))
+    if training:
+        ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"], reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    if num_shards > 1:
+        ds = ds.shard(num_shards, shard_index)
+    return ds.batch(batch_size or cfg["lifting"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
