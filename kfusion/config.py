@@ -63,12 +63,11 @@ DEFAULTS = {
         "alpha_init": 0.1,
         "beta_init": None,  # middle of the network when None
         "alpha_squared": False,  # the authors' code squares alpha in the sigmoid
-        "fusion_rate": 1.0,  # alpha and beta learn this many times faster than the weights (1: the paper)
-        # alpha and beta (or the free weights) on their own Adam with a short second-moment memory
-        # ("own"), or on the weights' Adam ("shared": the paper); see kfusion/train/step.py
+        # alpha and beta (or the free weights' logits) on their own Adam with a short second-moment
+        # memory ("own"), or on the weights' Adam ("shared": the paper); see kfusion/train/step.py
         "alpha_optimizer": "own",
-        "alpha_learning_rate": None,  # None: fusion.learning_rate
-        "alpha_beta_2": 0.99,  # Adam's second-moment decay for alpha and beta
+        "alpha_learning_rate": 0.01,  # Adam's step for alpha and beta (per step, in their own units)
+        "alpha_beta_2": 0.9,  # Adam's second-moment decay for alpha and beta (0.999: the usual)
         "init_from": None,  # a trained fusion .keras to fine-tune from (layers whose shapes match)
     },
     "lifting": {
@@ -106,12 +105,12 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
              "num_test": 0, "units": 1, "blocks": 0, "test_every": 1, "checkpoint_every": 0, "steps_per_epoch": 1,
              "penalty": 0.0}
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
-_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init", "alpha_learning_rate"}
+_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init"}
 
 
 # The paper's names of some keys: a user who writes them is pointed at the key.
 _PAPER_NAMES = {"lambda": "penalty", "alpha0": "alpha_init", "beta0": "beta_init", "lr": "learning_rate",
-                "strategy": "distribute"}  # train.strategy was the tf.distribute strategy's old name
+                "strategy": "distribute", "fusion_rate": "alpha_learning_rate"}  # train.strategy was the tf.distribute strategy's old name
 
 
 def _unknown_key(origin, path, key, allowed):

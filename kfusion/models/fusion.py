@@ -84,7 +84,7 @@ STREAMS = ("image", "heatmaps", "fusion")
 def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=None, alpha_init=0.1,
                          beta_init=None, penalty=5e3, alpha_squared=False, num_joints=17,
                          num_heatmaps=16, input_size=None, blocks=None, seed=None, name=None,
-                         output_scale=1000.0, fusion_rate=1.0):
+                         output_scale=1000.0):
     """Build a fusion network (or a single-stream baseline) as a functional ``keras.Model``.
 
     Args:
@@ -101,8 +101,6 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
         seed: int seed of the initialisers and dropout (None: Keras' global RNG).
         name: model name (default ``fusion_{strategy}``).
         output_scale: millimetres per unit of the output dense layer (1000: it predicts metres).
-        fusion_rate: how many times faster than the network's weights alpha and beta (or the free
-            weights' logits) learn (``FusionWeights(rate=...)``); 1 is the paper.
 
     Returns:
         ``keras.Model`` with inputs {"image": (B, S, S, 3), "heatmaps": (B, S, S, num_heatmaps)}
@@ -131,7 +129,7 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
                           output_scale)
     else:
         weights_layer = _fusion_weights_layer(strategy, num_blocks, fusion_layer, alpha_init, beta_init,
-                                              penalty, alpha_squared, fusion_rate)
+                                              penalty, alpha_squared)
         w = weights_layer(image)
         img, hm = image, heatmaps
         x = keras.layers.Concatenate(name="concat0")([img, hm])  # f_(-1) = concat(image, heatmaps)
@@ -200,12 +198,11 @@ def find_fusion_weights_layer(model):
     return None
 
 
-def _fusion_weights_layer(strategy, num_blocks, fusion_layer, alpha_init, beta_init, penalty, alpha_squared,
-                          rate=1.0):
+def _fusion_weights_layer(strategy, num_blocks, fusion_layer, alpha_init, beta_init, penalty, alpha_squared):
     if strategy in ("trainable", "free"):
         beta = num_blocks / 2 + 0.6 if beta_init is None else float(beta_init)
         return FusionWeights(num_blocks, mode=strategy, alpha_init=alpha_init, beta_init=beta,
-                             penalty=penalty, alpha_squared=alpha_squared, rate=rate, name="fusion_weights")
+                             penalty=penalty, alpha_squared=alpha_squared, name="fusion_weights")
     if strategy == "early":
         beta = -1
     elif strategy == "late":

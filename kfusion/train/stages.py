@@ -186,7 +186,7 @@ def build_fusion_from_config(cfg, strategy_name=None):
     model = build_fusion_network(
         f["preset"], strategy_name or f["strategy"], fusion_layer=f["fusion_layer"],
         alpha_init=f["alpha_init"], beta_init=f["beta_init"], penalty=f["penalty"],
-        alpha_squared=f["alpha_squared"], fusion_rate=f["fusion_rate"], input_size=f["input_size"],
+        alpha_squared=f["alpha_squared"], input_size=f["input_size"],
         num_joints=skeletons.get(cfg["data"]["skeleton"]).num_joints,
         num_heatmaps=skeletons.get(cfg["data"]["heatmap_skeleton"]).num_joints, seed=cfg["seed"])
     if f["init_from"]:
@@ -203,7 +203,7 @@ def fusion_optimizer_settings(cfg):
     f = cfg["fusion"]
     if f["alpha_optimizer"] == "shared":
         return None
-    return {"learning_rate": f["alpha_learning_rate"] or f["learning_rate"], "beta_2": f["alpha_beta_2"]}
+    return {"learning_rate": f["alpha_learning_rate"], "beta_2": f["alpha_beta_2"]}
 
 
 def fusion_stage(cfg, train_cache, val_cache, strategy_name=None):

@@ -46,6 +46,7 @@ class TrainingModel(keras.Model):
         self.network = network
         self.fusion_optimizer = None
         self.built = network.built  # a functional network is built: so is its wrapper (backups need it)
+        self.output_names = list(network.output_names)  # losses and metrics by output name (the hourglass)
 
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)
