@@ -9,6 +9,8 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=None, help="rendering processes")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key after the preset, e.g. --set data.root=../shared/data/h36m")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="train every fusion network with this many seeds; Table 5 gives mean +- std")
     parser.add_argument("--report-dir", default=None,
                         help="also copy report.md, results.json and the figures here (e.g. docs/results)")
 
@@ -19,5 +21,5 @@ def run(args):
 
     overrides = dict(config_mod.parse_override(s) for s in args.set)
     reproduce.run(args.preset, args.out, args.config, workers=args.workers, report_dir=args.report_dir,
-                  overrides=overrides)
+                  overrides=overrides, seeds=args.seeds)
     return 0
