@@ -71,3 +71,31 @@ def test_model_card_names_research_only_training_data(tmp_path):
     write_json(tmp_path / "config.json", {"data": {"source": "synthetic", "records": str(tmp_path / "none")}})
     text = " ".join(training_data(tmp_path / "config.json"))
     assert "CMU" in text and "non-commercial" not in text
+
+
+def test_tflite_pose_2d_and_confidence_parity(tiny_export, tiny_keras):
+    """Absolute bounds on the 2D outputs too, not only on pose_3d: every TFLite variant's decode
+    (arg-max, log-parabola) finds the peaks that Keras and the SavedModel find."""
+    import tensorflow as tf
+
+    from kfusion.export.package import parity_inputs
+    from kfusion.export.saved_model import load_end_to_end
+    from kfusion.export.tflite import TFLiteRunner
+
+    out, report = tiny_export
+    images, _ = parity_inputs(32, 4)
+    keras_ref = {k: v.numpy() for k, v in load_end_to_end(tiny_keras)(images).items()}
+    served = tf.saved_model.load(str(out / "1")).signatures["serving_default"]
+    saved_ref = {k: v.numpy() for k, v in served(image=tf.constant(images)).items()}
+    np.testing.assert_allclose(saved_ref["pose_2d"], keras_ref["pose_2d"], atol=1e-3)
+    assert set(report["variants"]) == {"float32", "int8"}
+    for variant in report["variants"]:
+        got = TFLiteRunner(out / "tflite" / f"kfusion_{variant}.tflite")(images)
+        for name, ref in (("keras", keras_ref), ("saved_model", saved_ref)):
+            d2 = np.abs(got["pose_2d"].astype(np.float64) - ref["pose_2d"])  # crop px, per coordinate
+            dc = np.abs(got["confidence"].astype(np.float64) - ref["confidence"])  # map peak values
+            assert d2.max() < 0.5, (variant, name, d2.max())
+            assert dc.max() < 0.02, (variant, name, dc.max())
+        # the stored report (per-joint Euclidean distances) agrees
+        assert report["variants"][variant]["pose_2d"]["max"] < 0.5
+        assert report["variants"][variant]["confidence"]["max"] < 0.02
