@@ -50,6 +50,10 @@ DEFAULTS = {
         "epochs": 10,
         "learning_rate": 1e-3,
         "checkpoint": None,  # a trained hourglass (.keras) to start from / use as is
+        # 2D-only records (e.g. LSP-extended photographs: kfusion prepare lsp) the hourglass also
+        # learns from; extra_weight: the fraction of training batches drawn from them
+        "extra_records": [],
+        "extra_weight": 0.5,
     },
     "fusion": {
         "preset": "cpu",
@@ -105,6 +109,7 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
              "num_test": 0, "units": 1, "blocks": 0, "test_every": 1, "checkpoint_every": 0, "steps_per_epoch": 1,
              "penalty": 0.0}
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
+_STRING_LISTS = {"extra_records"}
 _NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init"}
 
 
@@ -161,6 +166,8 @@ def _check_value(path, value, default, origin):
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif isinstance(default, list) and name in _STRING_LISTS:
+        ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
     else:
@@ -171,6 +178,8 @@ def _check_value(path, value, default, origin):
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected >= {_AT_LEAST[name]}")
     if name in _ABOVE and value <= _ABOVE[name]:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected > {_ABOVE[name]}")
+    if name == "extra_weight" and not 0.0 <= value < 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in [0, 1)")
     if name == "alpha_beta_2" and not 0.0 < value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected Adam's beta_2 in (0, 1)")
     if name == "dropout" and not 0.0 <= value < 1.0:

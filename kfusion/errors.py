@@ -1,4 +1,5 @@
 """One error type for bad user input: the CLI prints its message as one line."""
+import re
 
 
 class KfusionError(ValueError):
@@ -11,3 +12,11 @@ def one_line(error, limit=120, last=False):
     lines = [ln for ln in str(error).strip().splitlines() if ln.strip()] or [""]
     text = lines[-1 if last else 0] or type(error).__name__
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def tf_error_message(error):
+    """The readable part of a TF runtime error ("corrupted record at 12")."""
+    msg = str(getattr(error, "message", "") or error).splitlines()[0] if str(error) else ""
+    msg = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", msg)
+    msg = re.sub(r"\s*\[Op:[^\]]*\].*$", "", msg)
+    return msg.strip() or type(error).__name__

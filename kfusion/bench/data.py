@@ -10,18 +10,13 @@ import time
 import numpy as np
 
 from kfusion import skeletons
+from kfusion.bench.tables import publish
 from kfusion.data import pipeline, records
-from kfusion.io import write_text
+from kfusion.eval.tables import markdown_table
+from kfusion.timing import cpu_cores
 
 FULL_AUGMENT = {"crop_prob": 0.7, "scale": [0.8, 1.0], "translate": 0.1, "rotate_deg": 30.0,
                 "flip": True, "color": 0.2}
-
-
-def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count()
 
 
 def _render(num, image_size, seed=0):
@@ -91,7 +86,7 @@ def run_bench(args):
         t0, c0 = time.perf_counter(), _cpu_seconds()
         n = records.write_records(samples, tmp, "train", num_shards=4, skeleton="h36m17")
         rows.append((f"record writing (PNG + TFRecord, {source} samples)", n / (time.perf_counter() - t0),
-                     n / (_cpu_seconds() - c0) / _cores(), "samples/s (one thread)"))
+                     n / (_cpu_seconds() - c0) / cpu_cores(), "samples/s (one thread)"))
         records.write_manifest(tmp, skeleton="h36m17", image_size=size, splits={"train": n}, source=source)
         hm = max(1, size // 4)
         files = records.record_files(tmp, "train")
@@ -106,16 +101,12 @@ def run_bench(args):
         rows.append(("training pipeline, authors' augmentation (crop/scale)", *_rate(tr, num, batch), "samples/s"))
         tr = pipeline.make_dataset(tmp, "train", training=True, augment=FULL_AUGMENT, **common)
         rows.append(("training pipeline, crop + rotate + flip + colour", *_rate(tr, num, batch), "samples/s"))
-    cores = _cores()
-    table = [f"Data benchmark: image size {size}, batch {batch}, {cores} CPU cores, TensorFlow {tf.__version__}, "
-             f"load average {os.getloadavg()[0]:.1f}. 'per CPU-second x cores' is the rate this process "
-             f"would reach with the cores to itself.", "",
-             "| stage | rate | per CPU-second x cores | unit |", "|---|---:|---:|---|"]
-    for name, rate, cpu_rate, unit in rows:
-        projected = "" if cpu_rate is None else f"{cpu_rate * cores:,.0f}"
-        table.append(f"| {name} | {rate:,.0f} | {projected} | {unit} |")
-    text = "\n".join(table) + "\n"
-    print(text)
-    if getattr(args, "out", None):
-        write_text(args.out, text)
-    return 0
+    cores = cpu_cores()
+    table = [[name, f"{rate:,.0f}", "" if cpu_rate is None else f"{cpu_rate * cores:,.0f}", unit]
+             for name, rate, cpu_rate, unit in rows]
+    return publish(
+        f"Data benchmark: image size {size}, batch {batch}, {cores} CPU cores, TensorFlow {tf.__version__}, "
+        f"load average {os.getloadavg()[0]:.1f}. 'per CPU-second x cores' is the rate this process "
+        f"would reach with the cores to itself.",
+        markdown_table(["stage", "rate", "per CPU-second x cores", "unit"], table, align="lrrl"),
+        out=getattr(args, "out", None))

@@ -5,39 +5,18 @@ FLOPs are counted by TensorFlow's profiler on the concrete function of the Keras
 multiply-add), per image; "% of peak" divides the achieved FLOP/s by ``PEAK_GFLOPS``.
 """
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from kfusion.bench.tables import publish
 from kfusion.errors import KfusionError
-from kfusion.io import write_text
+from kfusion.eval.tables import markdown_table
+from kfusion.timing import latency_throughput, time_calls
 
 # float32 matmul peak of the 2-core development machine, measured with a large tf.matmul.
 PEAK_GFLOPS = 455.0
 TARGET_IMAGES_PER_S = 30.0
-
-
-def time_calls(fn, images, repeats=20, warmup=2):
-    """Median seconds of ``fn(images)`` over ``repeats`` calls after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn(images)
-    times = []
-    for _ in range(max(int(repeats), 1)):
-        t0 = time.perf_counter()
-        fn(images)
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
-def latency_throughput(fn, size, repeats=20, batch=32, seed=0):
-    """(batch-1 latency ms, batch-``batch`` images/s) of ``fn`` on random uint8 crops (N, S, S, 3)."""
-    rng = np.random.default_rng(seed)
-    one = rng.integers(0, 256, (1, size, size, 3), dtype=np.uint8)
-    many = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-    latency = time_calls(fn, one, repeats)
-    per_batch = time_calls(fn, many, max(repeats // 4, 2), warmup=1)
-    return latency * 1e3, batch / per_batch
 
 
 def count_flops(model, size=None):
@@ -58,13 +37,6 @@ def count_flops(model, size=None):
     except Exception as e:  # the profiler cannot size some graphs; the table then says n/a
         print(f"kfusion bench: FLOP count failed ({type(e).__name__}: {e})", file=sys.stderr)
         return None
-
-
-def _keras_fn(model):
-    import tensorflow as tf
-
-    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    return lambda x: call(tf.constant(x))
 
 
 def _stage_models(model):
@@ -98,7 +70,8 @@ def stage_rows(model, repeats):
 
 def run_bench(args):
     """Time the shipped (or ``args.model``) export; print (and write ``args.out``) a markdown table."""
-    from kfusion.export.estimator import default_model_path
+    from kfusion.export.estimator import (default_model_path, find_saved_model, keras_model_runner,
+                                          saved_model_runner)
     from kfusion.export.saved_model import find_end_to_end, load_end_to_end
     from kfusion.export.tflite import VARIANTS, TFLiteRunner, tflite_name
 
@@ -108,37 +81,30 @@ def run_bench(args):
     model = load_end_to_end(keras_path)
     size = int(model.inputs[0].shape[1])
     flops = count_flops(model)
-    runners = [("Keras", _keras_fn(model))]
-    from kfusion.export.estimator import _saved_model_runner, find_saved_model
-
+    runners = [("Keras", keras_model_runner(model))]
     try:
-        runners.append(("SavedModel", _saved_model_runner(find_saved_model(folder))[0]))
+        runners.append(("SavedModel", saved_model_runner(find_saved_model(folder))[0]))
     except KfusionError as e:
         print(f"kfusion bench: no SavedModel ({e})", file=sys.stderr)
     for variant in VARIANTS:
         path = folder / "tflite" / tflite_name(variant)
         if path.is_file():
             runners.append((f"TFLite {variant}", TFLiteRunner(path)))
-    lines = [f"# End-to-end model: {folder}", "",
-             f"Input {size}x{size} uint8; {flops / 1e6:.1f} MFLOP per image." if flops else
-             f"Input {size}x{size} uint8; FLOPs n/a.", "",
-             "| runtime | batch-1 latency (ms) | batch-1 images/s | batch-32 images/s | % of peak (b32) |",
-             "|---|---:|---:|---:|---:|"]
-    results = {}
+    rows, best = [], 0.0
     for name, fn in runners:
         ms, ips = latency_throughput(fn, size, repeats)
-        results[name] = (ms, ips)
+        best = max(best, 1e3 / ms)
         peak = f"{100 * flops * ips / (PEAK_GFLOPS * 1e9):.2f}" if flops else "n/a"
-        lines.append(f"| {name} | {ms:.2f} | {1e3 / ms:.1f} | {ips:.1f} | {peak} |")
-    best = max(1e3 / ms for ms, _ in results.values())
-    lines += ["", f"Target: >= {TARGET_IMAGES_PER_S:.0f} images/s at batch 1; best here {best:.1f} images/s "
-              f"({'met' if best >= TARGET_IMAGES_PER_S else 'NOT met'}). Peak {PEAK_GFLOPS:.0f} GFLOP/s.", "",
-              "Per stage (Keras, float inputs):", "", "| stage | batch | ms per batch | images/s |",
-              "|---|---:|---:|---:|"]
-    for name, batch, ms, ips in stage_rows(model, repeats):
-        lines.append(f"| {name} | {batch} | {ms:.2f} | {ips:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if getattr(args, "out", None):
-        write_text(args.out, text)
-    return 0
+        rows.append([name, f"{ms:.2f}", f"{1e3 / ms:.1f}", f"{ips:.1f}", peak])
+    stages = [[name, str(batch), f"{ms:.2f}", f"{ips:.1f}"] for name, batch, ms, ips in stage_rows(model, repeats)]
+    return publish(
+        f"# End-to-end model: {folder}",
+        f"Input {size}x{size} uint8; {flops / 1e6:.1f} MFLOP per image." if flops else
+        f"Input {size}x{size} uint8; FLOPs n/a.",
+        markdown_table(["runtime", "batch-1 latency (ms)", "batch-1 images/s", "batch-32 images/s",
+                        "% of peak (b32)"], rows),
+        f"Target: >= {TARGET_IMAGES_PER_S:.0f} images/s at batch 1; best here {best:.1f} images/s "
+        f"({'met' if best >= TARGET_IMAGES_PER_S else 'NOT met'}). Peak {PEAK_GFLOPS:.0f} GFLOP/s.",
+        "Per stage (Keras, float inputs):",
+        markdown_table(["stage", "batch", "ms per batch", "images/s"], stages),
+        out=getattr(args, "out", None))

@@ -15,27 +15,9 @@ import time
 
 import numpy as np
 
-from kfusion.io import write_text
-
-
-def _median_seconds(fn, x, repeats, warmup=2):
-    return _interleaved_medians([fn], [x], repeats, warmup)[0]
-
-
-def _interleaved_medians(fns, xs, repeats, warmup=2):
-    """Median seconds per call of each ``fn(x)``, the calls alternating so that every function
-    sees the same machine load (the machine may be shared)."""
-    for fn, x in zip(fns, xs):
-        for _ in range(warmup):
-            fn(x)
-    times = [[] for _ in fns]
-    for _ in range(max(1, repeats)):
-        for i, (fn, x) in enumerate(zip(fns, xs)):
-            t0 = time.perf_counter()
-            out = fn(x)
-            _ = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
-            times[i].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in times]
+from kfusion.bench.tables import publish
+from kfusion.eval.tables import markdown_table
+from kfusion.timing import cpu_cores, interleaved_medians, time_calls
 
 
 def measure_peak_gflops(repeats=5):
@@ -44,11 +26,11 @@ def measure_peak_gflops(repeats=5):
 
     a = tf.random.normal((2048, 2048))
     matmul = tf.function(lambda x: tf.matmul(x, x))
-    t_mm = _median_seconds(matmul, a, repeats)
+    t_mm = time_calls(matmul, a, repeats)
     x = tf.random.normal((8, 56, 56, 128))
     k = tf.random.normal((3, 3, 128, 128))
     conv = tf.function(lambda v: tf.nn.conv2d(v, k, 1, "SAME"))
-    t_conv = _median_seconds(conv, x, repeats)
+    t_conv = time_calls(conv, x, repeats)
     gflops_mm = 2 * 2048 ** 3 / t_mm / 1e9
     gflops_conv = 2 * 8 * 56 * 56 * 9 * 128 * 128 / t_conv / 1e9
     return {"matmul": gflops_mm, "conv": gflops_conv}
@@ -90,8 +72,8 @@ def _measure(names, models, repeats, peak, batch=32, train=False, notes=None):
     from kfusion.models.summary import count_flops
 
     fns = [_forward(m) for m in models]
-    latencies = _interleaved_medians(fns, [_inputs(m, 1) for m in models], repeats)
-    t_batches = _interleaved_medians(fns, [_inputs(m, batch) for m in models], repeats)
+    latencies = interleaved_medians(fns, [_inputs(m, 1) for m in models], repeats)
+    t_batches = interleaved_medians(fns, [_inputs(m, batch) for m in models], repeats)
     rows = []
     for i, (name, model) in enumerate(zip(names, models)):
         flops, rate = count_flops(model), batch / t_batches[i]
@@ -142,32 +124,21 @@ def run_bench(args):
                          pruned_row["throughput"] / unpruned_row["throughput"]))
         del model, pruned
 
-    text = _table(rows, peaks, speedups)
-    print(text)
-    if getattr(args, "out", None):
-        write_text(args.out, text + "\n")
-    return 0
+    return publish(*report_blocks(rows, peaks, speedups), out=getattr(args, "out", None))
 
 
-def _table(rows, peaks, speedups):
+def report_blocks(rows, peaks, speedups):
+    """The markdown blocks of the report: title, peak, the table of ``rows``, the pruning speed-ups."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
-    lines = [f"# kfusion bench models ({cores} CPU cores, load average {load:.1f} at the end)", "",
-             f"Measured peak float32: matmul {peaks['matmul']:.0f} GFLOP/s, conv 3x3 {peaks['conv']:.0f} GFLOP/s. "
-             "FLOPs: forward, conv + dense, 2 per multiply-add.", "",
-             "| model | params | MFLOP/img | latency b=1 (ms) | throughput (img/s) | GFLOP/s | % of peak "
-             "| train img/s (b=64) | note |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        train = f"{r['train']:.0f}" if r["train"] is not None else "-"
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['mflop']:.1f} | {r['latency_ms']:.2f} "
-                     f"| {r['throughput']:.1f} (b={r['batch']}) | {r['gflops']:.1f} "
-                     f"| {100 * r['gflops'] / r['peak']:.0f}% | {train} | {r['note']} |")
-    lines.append("")
-    for preset, lat, thr in speedups:
-        lines.append(f"Pruning speed-up, fusion {preset}: {lat:.2f}x latency (batch 1), {thr:.2f}x throughput "
-                     "(the paper, GPU: 13 ms -> 6 ms, 2.2x).")
-    return "\n".join(lines)
+    header = ["model", "params", "MFLOP/img", "latency b=1 (ms)", "throughput (img/s)", "GFLOP/s", "% of peak",
+              "train img/s (b=64)", "note"]
+    table = [[r["model"], f"{r['params'] / 1e6:.2f} M", f"{r['mflop']:.1f}", f"{r['latency_ms']:.2f}",
+              f"{r['throughput']:.1f} (b={r['batch']})", f"{r['gflops']:.1f}",
+              f"{100 * r['gflops'] / r['peak']:.0f}%", f"{r['train']:.0f}" if r["train"] is not None else "-",
+              r["note"]] for r in rows]
+    return [f"# kfusion bench models ({cpu_cores()} CPU cores, load average {load:.1f} at the end)",
+            f"Measured peak float32: matmul {peaks['matmul']:.0f} GFLOP/s, conv 3x3 {peaks['conv']:.0f} GFLOP/s. "
+            "FLOPs: forward, conv + dense, 2 per multiply-add.",
+            markdown_table(header, table, align="l" + "r" * 7 + "l"),
+            "\n".join(f"Pruning speed-up, fusion {preset}: {lat:.2f}x latency (batch 1), {thr:.2f}x throughput "
+                      "(the paper, GPU: 13 ms -> 6 ms, 2.2x)." for preset, lat, thr in speedups)]

@@ -62,11 +62,11 @@ def run(args):
 
 def _run_photos(args):
     """``--protocol lsp``: kfusion (and ``--peer``) on the held-out LSP-extended photographs."""
-    import kfusion
     from kfusion.eval import photos
+    from kfusion.export.estimator import load
     from kfusion.io import write_json, write_text
 
-    estimator = kfusion.load(args.model)
+    estimator = load(args.model)
     peer = photos.BlazePoseFull(args.peer) if args.peer else None
     first, last = photos.HELD_OUT
     if args.limit:

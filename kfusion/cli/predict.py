@@ -14,13 +14,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    import kfusion
-    from kfusion.export.estimator import parse_bbox
+    from kfusion.export.estimator import load, parse_bbox
     from kfusion.export.predict import list_inputs, predict_paths
 
     bbox = parse_bbox(args.bbox, "--bbox") if args.bbox else None
     list_inputs(args.inputs)  # an empty folder is refused before the model loads
-    estimator = kfusion.load(args.model, backend=args.backend)
+    estimator = load(args.model, backend=args.backend)
     done, failed = predict_paths(estimator, args.inputs, args.out, bbox=bbox, stride=args.stride,
                                  figures=not args.no_figures)
     if failed and not done:  # nothing came out: the inputs' own error lines above say why

@@ -1,19 +1,21 @@
 """`kfusion prepare DATASET ...`: make TFRecords in the common record schema.
 
 One sub-command per dataset; each is defined by an ``_add_<name>`` function below and runs
-``kfusion.data.<module>.prepare_from_args(args)``.
+``<module>.prepare_from_args(args)``.
 """
 import importlib
 
-# dataset -> (module under kfusion.data, one-line help)
+# dataset -> (module, one-line help)
 DATASETS = {
-    "synthetic": ("synthetic", "the embedded synthetic benchmark rendered from CMU motion capture"),
-    "h36m": ("h36m", "Human3.6M (original release, or 3d-pose-baseline h5 / VideoPose3D npz poses)"),
-    "humaneva": ("humaneva", "HumanEva-I (original videos + converted 15-joint poses)"),
-    "kth": ("kth", "KTH Multiview Football II (text annotations + PNG frames)"),
-    "lsp": ("lsp", "Leeds Sports Pose (joints.mat + images), 2D only"),
-    "mpii": ("mpii", "MPII Human Pose (annotation .mat or JSON), 2D only"),
+    "synthetic": ("kfusion.synthetic.benchmark", "the embedded synthetic benchmark rendered from CMU motion capture"),
+    "h36m": ("kfusion.datasets.h36m", "Human3.6M (original release, or 3d-pose-baseline h5 / VideoPose3D npz poses)"),
+    "humaneva": ("kfusion.datasets.humaneva", "HumanEva-I (original videos + converted 15-joint poses)"),
+    "kth": ("kfusion.datasets.kth", "KTH Multiview Football II (text annotations + PNG frames)"),
+    "lsp": ("kfusion.datasets.lsp", "Leeds Sports Pose (joints.mat + images), 2D only"),
+    "mpii": ("kfusion.datasets.mpii", "MPII Human Pose (annotation .mat or JSON), 2D only"),
 }
+# `prepare h36m --render`: the real motions and cameras through kfusion's renderer
+H36M_RENDER = "kfusion.synthetic.h36m_render"
 
 
 def add_arguments(parser):
@@ -24,8 +26,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    module = importlib.import_module(f"kfusion.data.{DATASETS[args.dataset][0]}")
-    return module.prepare_from_args(args)
+    name = H36M_RENDER if getattr(args, "render", False) else DATASETS[args.dataset][0]
+    return importlib.import_module(name).prepare_from_args(args)
 
 
 def _add_common(p, out_required=True):

@@ -367,7 +367,7 @@ def _joint_map(source, target):
 def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_size,
                  heatmap_skeleton="mpii16", augment=None, seed=0, with_meta=False, num_shards=1,
                  shard_index=0, drop_remainder=None, repeat=False, cache=False, sigma=1.0,
-                 shuffle_buffer=_SHUFFLE_BUFFER, verify=True):
+                 shuffle_buffer=_SHUFFLE_BUFFER, verify=True, mask_unlabelled=False):
     """A ``tf.data.Dataset`` of ``(features, targets)`` or ``(features, targets, meta)`` batches.
 
     Args:
@@ -383,6 +383,9 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
       sigma: heatmap Gaussian std, heatmap px. shuffle_buffer: records in the shuffle buffer.
       verify: walk this worker's shard headers first (``records.check_shards``), so a truncated
         shard fails here with its file name rather than mid-epoch.
+      mask_unlabelled: the target map of a joint with visibility 0 (occluded, outside the crop, or
+        missing from the records' skeleton) is -1 everywhere, which ``heatmap_loss`` leaves out;
+        else it is 0 (no peak).
 
     Yields:
       features ``{"image": float32 (B, S_in, S_in, 3) in [0, 1]}``;
@@ -455,6 +458,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
         joints_hm = tf.gather(tf.pad(batch["joints_2d"], [[0, 0], [0, 1], [0, 0]]), hm_index, axis=1)
         vis_hm = tf.gather(tf.pad(batch["visibility"], [[0, 0], [0, 1]]), hm_index, axis=1)
         heatmaps = render_heatmaps_tf(joints_hm * (heatmap_size / input_size), heatmap_size, sigma, vis_hm)
+        if mask_unlabelled:
+            heatmaps = tf.where(vis_hm[:, None, None, :] > 0, heatmaps, -1.0)
         j3 = batch["joints_3d"]
         features = {"image": image}
         targets = {"heatmaps": heatmaps, "pose_3d": j3 - j3[:, skel.root:skel.root + 1],

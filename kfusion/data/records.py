@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import skeletons as _skeletons
-from kfusion.errors import KfusionError
+from kfusion.errors import KfusionError, tf_error_message
 from kfusion.io import read_json, write_json
 
 FORMAT = "kfusion-records"
@@ -370,7 +370,7 @@ def read_serialized(path):
         except StopIteration:
             return
         except (tf.errors.DataLossError, tf.errors.OutOfRangeError, tf.errors.InvalidArgumentError) as e:
-            msg = _tf_message(e)
+            msg = tf_error_message(e)
             raise KfusionError(f"{path}: corrupt or truncated TFRecord after {k} records ({msg})") from None
         yield rec.numpy()
         k += 1
@@ -438,14 +438,6 @@ def check_split(data_dir, split):
     if found != expected:
         raise KfusionError(f"{data_dir}: the {split} shards hold {found} records; manifest.json says {expected}")
     return found
-
-
-def _tf_message(error):
-    """The readable part of a TF runtime error ("corrupted record at 12")."""
-    msg = str(getattr(error, "message", "") or error).splitlines()[0] if str(error) else ""
-    msg = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", msg)
-    msg = re.sub(r"\s*\[Op:[^\]]*\].*$", "", msg)
-    return msg.strip() or type(error).__name__
 
 
 def iterate_samples(data_dir, split):

@@ -432,17 +432,7 @@ def prepare(root, out, *, subjects=None, every=5, image_size=128, margin=0.2, np
 
 
 def prepare_from_args(args):
-    if args.render:
-        from kfusion.synthetic import h36m_render
-
-        if args.subjects or args.npz:
-            raise KfusionError("--render uses the protocol's subjects and the 3d-pose-baseline layout; "
-                               "drop --subjects / --npz")
-        m = h36m_render.build_benchmark(args.root, args.out, num_train=args.num_train, test_every=args.test_every,
-                                        seed=args.seed, image_size=args.image_size, workers=args.workers,
-                                        cameras_h5=args.cameras, num_shards=args.shards)
-        print(common.summary(h36m_render.SOURCE, m, args.out))
-        return 0
+    """`kfusion prepare h36m` (without ``--render``: that one is :mod:`kfusion.synthetic.h36m_render`)."""
     subjects = args.subjects or SPLITS["train"] + SPLITS["test"]
     if args.poses_only or not has_videos(args.root, subjects):
         if not args.poses_only:

@@ -12,7 +12,9 @@ Layout read (``--root``)::
 The two are told apart by shape. Coordinates are MATLAB pixels (1-based, pixel centres at
 integers) and become corner-convention pixels by subtracting 0.5.
 
-Splits: LSP's standard first 1000 images train, last 1000 test; LSP-extended is all train.
+Splits: LSP's standard first 1000 images train, last 1000 test. LSP-extended: images 5001-6000 are
+the held-out ``test`` split that no kfusion model trains on (``kfusion evaluate --protocol lsp``
+measures on them), 4501-5000 ``val``, every other image ``train``.
 LSP has no 3D: ``joints_3d`` are zeros, ``intrinsics`` those of a nominal camera
 (:func:`kfusion.datasets.common.nominal_intrinsics`), and the manifest says ``"has_3d": false``.
 """
@@ -70,13 +72,23 @@ def image_path(images_dir, index):
     raise KfusionError(f"{images_dir / f'im{index + 1:04d}.jpg'}: image not found (expected images/im%04d.jpg, 1-based)")
 
 
+# LSP-extended's held-out images (0-based [first, last)): im05001 .. im06000, and the validation images before them.
+HELD_OUT = (5000, 6000)
+VALIDATION = (4500, 5000)
+
+
 def splits_for(kind, count):
-    """``{split: indices}``: LSP first 1000 train / rest test (fewer than 2000: halves); extended: all train."""
+    """``{split: indices}``: LSP first 1000 train / rest test (fewer than 2000: halves); extended:
+    ``HELD_OUT`` test, ``VALIDATION`` val, the rest train (a folder of fewer images: all train)."""
     idx = np.arange(count)
     if kind == "lsp":
         half = 1000 if count >= 2000 else count // 2
         return {"train": idx[:half], "test": idx[half:]}
-    return {"train": idx}
+    if count < HELD_OUT[1]:
+        return {"train": idx}
+    held = (idx >= HELD_OUT[0]) & (idx < HELD_OUT[1])
+    val = (idx >= VALIDATION[0]) & (idx < VALIDATION[1])
+    return {"train": idx[~held & ~val], "val": idx[val], "test": idx[held]}
 
 
 def _read_image(path):

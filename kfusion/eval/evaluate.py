@@ -89,8 +89,7 @@ def _checked(ds, data_dir, split):
     """Iterate ``ds``; a record whose data checksum fails is a one-line error naming the split."""
     import tensorflow as tf
 
-    from kfusion.data.records import _tf_message
-    from kfusion.errors import KfusionError
+    from kfusion.errors import KfusionError, tf_error_message
 
     it = iter(ds)
     while True:
@@ -99,7 +98,7 @@ def _checked(ds, data_dir, split):
         except StopIteration:
             return
         except tf.errors.DataLossError as e:
-            raise KfusionError(f"{data_dir}: a corrupt {split} record ({_tf_message(e)}); "
+            raise KfusionError(f"{data_dir}: a corrupt {split} record ({tf_error_message(e)}); "
                                "write the records again") from None
 
 

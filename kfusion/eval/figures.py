@@ -9,7 +9,8 @@ from kfusion.io import atomic_path
 SIDE_COLOURS = {"left": "tab:blue", "right": "tab:red", "centre": "0.25"}
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot``, headless (Agg) unless a backend was already chosen."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -23,7 +24,7 @@ def save_figure(fig, path, dpi=110):
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -71,7 +72,7 @@ def fusion_trace_figure(traces, path):
 
     ``traces``: dict label -> list of trace records (``{"epoch", "alpha", "beta", "weights"}``).
     """
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(traces), 2, figsize=(10, 3.2 * len(traces)), squeeze=False)
     for row, (label, records) in enumerate(traces.items()):
         epochs = [r["epoch"] for r in records]
@@ -97,7 +98,7 @@ def fusion_trace_figure(traces, path):
 
 def correlation_figure(r2, n_image, path, title="Squared Pearson correlation between stream features"):
     """Fig. 7 analogue: the R^2 matrix of [image-stream | confidence-map-stream] features."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.2))
     im = ax.imshow(r2, vmin=0, vmax=1, cmap="magma")
     ax.axhline(n_image - 0.5, color="w", lw=1)
@@ -115,7 +116,7 @@ def examples_figure(images, heatmaps, pred_3d, gt_3d, path, joints_2d=None, titl
     images uint8 (N, S, S, 3); heatmaps (N, h, h, Jh); pred_3d, gt_3d (N, J, 3) mm;
     joints_2d (N, Jh, 2) crop pixels (optional, drawn on the input).
     """
-    plt = _plt()
+    plt = pyplot()
     n = len(images)
     fig = plt.figure(figsize=(12, 3 * n))
     for i in range(n):

@@ -117,7 +117,7 @@ def asymmetry(pose_3d_lsp):
 def evaluate(estimator, root, *, peer=None, first=HELD_OUT[0], last=HELD_OUT[1], threshold=0.2, log=None):
     """kfusion (an :class:`kfusion.export.estimator.Estimator`) and optionally ``peer`` (BlazePoseFull) on
     the held-out photographs; returns a JSON-ready dict (see the module docstring) with ``markdown``."""
-    from kfusion.export.estimator import read_image
+    from kfusion.images import read_image
 
     paths, gt, vis = read_heldout(root, first, last)
     n = len(paths)

@@ -23,9 +23,16 @@ def format_value(value, digits=2):
     return f"{value:.{digits}f}"
 
 
-def markdown_table(header, rows):
-    """Markdown table: ``header`` cells, then ``rows`` of cell strings (numbers right-aligned)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+def markdown_table(header, rows, align=None):
+    """Markdown table: ``header`` cells, then ``rows`` of cell strings.
+
+    ``align``: one letter a column, ``l`` (left) or ``r`` (right); default the first column left and
+    the others (numbers) right.
+    """
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header) or set(align) - {"l", "r"}:
+        raise ValueError(f"align {align!r}: expected one of 'l' or 'r' for each of the {len(header)} columns")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 

@@ -1,1 +1,2 @@
-"""Deployment: end-to-end export, SavedModel, TFLite, the estimator API, benchmarks."""
+"""Deployment: SavedModel, TFLite, the export folder and model card, the estimator API (``kfusion.load``),
+``kfusion predict``, the person detector, motion export, ``kfusion demo``."""

@@ -17,9 +17,7 @@ RENDER_SIZE = 128  # the synthetic benchmark's crop size (configs/synthetic.yaml
 
 
 def photos_dir():
-    import kfusion
-
-    return Path(kfusion.__file__).resolve().parent / "assets" / "photos"
+    return Path(__file__).resolve().parents[1] / "assets" / "photos"
 
 
 def photo_boxes(folder):
@@ -35,18 +33,18 @@ def photo_boxes(folder):
 def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     """Run the demo; returns the summary dict. Exit code 2 semantics are the CLI's (no model)."""
     log = log or sys.stderr
-    import kfusion
     from kfusion.synthetic.benchmark import iter_samples
     from kfusion.geometry import crop_image
     from kfusion.eval.evaluate import summarize
     from kfusion.eval.metrics import mpjpe
-    from kfusion.eval.figures import _plt, draw_skeleton_3d, save_figure
-    from kfusion.export.estimator import read_image
+    from kfusion.eval.figures import draw_skeleton_3d, pyplot, save_figure
+    from kfusion.export.estimator import load
+    from kfusion.images import read_image
     from kfusion.export.predict import figure, result_json
 
     t0 = time.perf_counter()
     out = Path(out)
-    est = kfusion.load(model, backend=backend)
+    est = load(model, backend=backend)
     print(f"kfusion demo: model {est.source} ({est.backend}, input {est.input_size} px)", file=log)
     # rendered at the benchmark's 128 px and resized like the training records, not at the model size
     samples = list(iter_samples("test", num, seed=DEMO_SEED, image_size=RENDER_SIZE, workers=1))
@@ -61,7 +59,7 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     print(f"kfusion demo: {len(gt)} held-out synthetic poses: MPJPE {o['mpjpe']:.1f} mm, "
           f"PA-MPJPE {o['pa_mpjpe']:.1f} mm, PCK3D {o['pck3d']:.1f} %", file=log)
 
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(12, 6))
     for k in range(min(4, len(samples))):
         ax = fig.add_subplot(2, 4, 1 + k)

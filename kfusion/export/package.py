@@ -24,6 +24,7 @@ import numpy as np
 from kfusion import __version__
 from kfusion.errors import KfusionError, one_line
 from kfusion.io import umask, replace_dir, write_json, write_text
+from kfusion.timing import latency_throughput
 
 
 def parity_inputs(size, num=16, records=None, seed=12345):
@@ -85,8 +86,7 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     log = log or sys.stderr
     check_destination(out, overwrite=overwrite)  # before TensorFlow is imported: a quick refusal
     from kfusion.export import model_card, tflite
-    from kfusion.bench.export import latency_throughput
-    from kfusion.export.estimator import _saved_model_runner
+    from kfusion.export.estimator import keras_model_runner, saved_model_runner
     from kfusion.export.saved_model import (find_end_to_end, load_end_to_end, model_info, signature_summary,
                                             write_saved_model)
     from kfusion.models import uncompiled
@@ -114,8 +114,8 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
         reference = tflite.run_batched(lambda x: {k: v.numpy() for k, v in model(x, training=False).items()},
                                        images)
         report = {"num_images": int(len(images)), "inputs": desc, "variants": {}}
-        speeds = {"Keras": latency_throughput(_keras_call(model), info["input_size"], speed_repeats),
-                  "SavedModel": latency_throughput(_saved_model_runner(saved)[0], info["input_size"],
+        speeds = {"Keras": latency_throughput(keras_model_runner(model), info["input_size"], speed_repeats),
+                  "SavedModel": latency_throughput(saved_model_runner(saved)[0], info["input_size"],
                                                    speed_repeats)}
         files = {f"{version}/ (SavedModel)": saved, "end_to_end.keras": tmp / "end_to_end.keras"}
         for variant in variants:
@@ -154,13 +154,6 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return report
-
-
-def _keras_call(model):
-    import tensorflow as tf
-
-    call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    return lambda x: call(tf.constant(x))
 
 
 def _onnx_note(saved, tmp):

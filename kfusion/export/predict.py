@@ -30,9 +30,9 @@ def result_json(result, *, source, estimator):
 
 def figure(image, result, path, *, estimator, title=None, gt_3d=None):
     """PNG: input with the 2D skeleton, the crop with the summed confidence maps, 3D from two views."""
-    from kfusion.eval.figures import _plt, draw_skeleton_2d, draw_skeleton_3d, save_figure
+    from kfusion.eval.figures import draw_skeleton_2d, draw_skeleton_3d, pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(13, 3.6))
     ax = fig.add_subplot(1, 4, 1)
     ax.imshow(image)
@@ -103,7 +103,7 @@ def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=Tru
     log = log or sys.stderr
     from tqdm import tqdm
 
-    from kfusion.export.estimator import read_image
+    from kfusion.images import read_image
 
     out_dir = Path(out_dir)
     items = list_inputs(paths)
@@ -130,7 +130,7 @@ def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=Tru
 
 
 def _one(estimator, image, source, stem, bbox, figures):
-    from kfusion.export.estimator import to_rgb_uint8
+    from kfusion.images import to_rgb_uint8
 
     image = to_rgb_uint8(image, origin=str(source))
     try:

@@ -11,7 +11,7 @@ The sub-models are called with ``training=False`` (recorded in the graph) becaus
 inference: ``model(x)`` is deterministic (without it a plain call of the functional model applied
 the fusion network's dropout). Pass ``training=True`` only to fine-tune, at your own risk.
 
-The resizes reproduce the training pipeline exactly (``kfusion.train.trainer.predict_cache`` and
+The resizes reproduce the training pipeline exactly (``kfusion.data.cache.predict_cache`` and
 ``fusion_dataset``: ``tf.image.resize`` with ``antialias=True`` for the image, plain bilinear for the
 maps). The antialiased resize is written as two matrix products so that TFLite converts it with
 builtin ops (TF's ``ScaleAndTranslate`` kernel has no TFLite counterpart).
@@ -187,7 +187,7 @@ def build_end_to_end_lifting(hourglass, lifting, *, name="kfusion_lifting"):
     """The lifting baseline end to end: crop -> hourglass -> decoded 2D joints -> MLP -> 3D pose.
 
     ``lifting`` takes ``joints_2d`` (Jh, 2) normalised to [-1, 1] over the crop (as
-    ``kfusion.train.trainer.lifting_inputs``). Same inputs and outputs as :func:`build_end_to_end`.
+    ``kfusion.data.cache.lifting_inputs``). Same inputs and outputs as :func:`build_end_to_end`.
     """
     size = _input_size(hourglass)
     image = keras.Input((size, size, 3), dtype="uint8", name="image")

@@ -213,3 +213,17 @@ def build_benchmark(root, out_dir, *, num_train, test_every=64, seed=0, image_si
                  "intrinsics": "undistorted pinhole of the crop; joints_2d and images include lens distortion"}
     return records.write_manifest(out_dir, skeleton="h36m17", image_size=image_size, splits=splits, source=SOURCE,
                                   seed=seed, generator=generator)
+
+
+def prepare_from_args(args):
+    """`kfusion prepare h36m --render`: the benchmark under ``args.out``; prints its summary."""
+    from kfusion.datasets import common
+
+    if args.subjects or args.npz:
+        raise KfusionError("--render uses the protocol's subjects and the 3d-pose-baseline layout; "
+                           "drop --subjects / --npz")
+    m = build_benchmark(args.root, args.out, num_train=args.num_train, test_every=args.test_every,
+                        seed=args.seed, image_size=args.image_size, workers=args.workers,
+                        cameras_h5=args.cameras, num_shards=args.shards)
+    print(common.summary(SOURCE, m, args.out))
+    return 0

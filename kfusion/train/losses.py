@@ -17,9 +17,14 @@ def pose_loss(y_true, y_pred):
 
 @keras.saving.register_keras_serializable(package="kfusion")
 def heatmap_loss(y_true, y_pred):
-    """Mean squared error over the heatmap pixels and joints: (B, h, h, J) -> (B,)."""
-    d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
-    return ops.mean(ops.square(d), axis=(1, 2, 3))
+    """Mean squared error over the heatmap pixels and joints: (B, h, h, J) -> (B,).
+
+    A target map filled with -1 marks a joint without a label (occluded in a photograph, or not in
+    the dataset's skeleton): its pixels add nothing (``make_dataset(mask_unlabelled=True)``).
+    """
+    y_true = ops.cast(y_true, "float32")
+    d = ops.cast(y_pred, "float32") - y_true
+    return ops.mean(ops.where(y_true >= 0, ops.square(d), 0.0), axis=(1, 2, 3))
 
 
 def mpjpe_per_pose(y_true, y_pred):

@@ -146,17 +146,31 @@ def hourglass_stage(cfg):
         return build_hourglass(hg["preset"], input_size=size,
                                num_joints=skeletons.get(data["heatmap_skeleton"]).num_joints)
 
-    def records(network, split, training, batch_size, num_shards, shard_index, repeat):
-        """Records -> (image, {output name: target heatmaps}) for every stack."""
-        ds = make_dataset(data["records"], split, batch_size=batch_size, training=training, input_size=size,
-                          heatmap_size=hm, heatmap_skeleton=data["heatmap_skeleton"], sigma=hg["sigma"],
-                          augment=cfg["augment"] if training else None, seed=cfg["seed"], repeat=repeat,
-                          num_shards=num_shards, shard_index=shard_index)
-        names = list(network.output_names)
-        ds = ds.map(lambda f, t: (f["image"], {n: t["heatmaps"] for n in names}))
-        if not repeat and num_shards == 1:  # tell Keras the epoch length (progress bar, no warning)
-            import tensorflow as tf
+    extras = list(hg["extra_records"])
 
+    def records(network, split, training, batch_size, num_shards, shard_index, repeat):
+        """Records -> (image, {output name: target heatmaps}) for every stack; when training with
+        ``hourglass.extra_records``, a ``1 - extra_weight`` share of the batches come from the records
+        and the rest from the extra ones (2D only: unlabelled joints are left out of the loss)."""
+        import tensorflow as tf
+
+        names = list(network.output_names)
+
+        def one(path, split, repeat, seed):
+            ds = make_dataset(path, split, batch_size=batch_size, training=training, input_size=size,
+                              heatmap_size=hm, heatmap_skeleton=data["heatmap_skeleton"], sigma=hg["sigma"],
+                              augment=cfg["augment"] if training else None, seed=seed, repeat=repeat,
+                              num_shards=num_shards, shard_index=shard_index, mask_unlabelled=True)
+            return ds.map(lambda f, t: (f["image"], {n: t["heatmaps"] for n in names}))
+
+        if training and extras:
+            sources = [one(data["records"], split, True, cfg["seed"])]
+            sources += [one(path, "train", True, cfg["seed"] + 1 + i) for i, path in enumerate(extras)]
+            w = float(hg["extra_weight"])
+            return tf.data.Dataset.sample_from_datasets(
+                sources, weights=[1.0 - w] + [w / len(extras)] * len(extras), seed=cfg["seed"])
+        ds = one(data["records"], split, repeat, cfg["seed"])
+        if not repeat and num_shards == 1:  # tell Keras the epoch length (progress bar, no warning)
             count = int(read_manifest(data["records"])["splits"][split]["count"])
             ds = ds.apply(tf.data.experimental.assert_cardinality(
                 count // batch_size if training else -(-count // batch_size)))
@@ -172,9 +186,13 @@ def hourglass_stage(cfg):
         return records(network, data["val_split"], False, batch_size, min(num_shards, files), shard_index, False)
 
     count = int(read_manifest(data["records"])["splits"][data["train_split"]]["count"])
+    steps = cfg["train"]["steps_per_epoch"]
+    if extras:  # an epoch: as many batches as the records and the extra records hold together
+        count += sum(int(read_manifest(p)["splits"]["train"]["count"]) for p in extras)
+        steps = steps or max(1, count // int(hg["batch_size"]))
     return Stage("hourglass", build, train_data, val_data if cfg["train"]["validate"] else None,
                  loss={"*": heatmap_loss}, metric=None, batch_size=int(hg["batch_size"]), epochs=int(hg["epochs"]),
-                 num_samples=count, learning_rate=hg["learning_rate"], steps_per_epoch=cfg["train"]["steps_per_epoch"])
+                 num_samples=count, learning_rate=hg["learning_rate"], steps_per_epoch=steps)
 
 
 # ----------------------------------------------------------------------------- fusion

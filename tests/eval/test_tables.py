@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from kfusion.eval.tables import comparison_table, per_action_table
+from kfusion.eval.tables import comparison_table, markdown_table, per_action_table
 
 
 def _fabricated():
@@ -66,3 +66,12 @@ def test_comparison_table():
     assert md[3] == "| Trainable Fusion | 69.73 | 50.12 |"
     md = comparison_table(rows, columns=["PA-MPJPE"]).strip().splitlines()
     assert md[0] == "| Method | PA-MPJPE |" and md[3] == "| Trainable Fusion | 50.12 |"
+
+
+def test_markdown_table_aligns_columns_as_asked():
+    default = markdown_table(["stage", "rate"], [["a", "1"]])
+    assert default.splitlines()[1] == "|---|---:|"
+    text = markdown_table(["stage", "rate", "unit"], [["a", "1", "img/s"]], align="lrl")
+    assert text == "| stage | rate | unit |\n|---|---:|---|\n| a | 1 | img/s |\n"
+    with pytest.raises(ValueError, match="align"):
+        markdown_table(["a", "b"], [], align="l")

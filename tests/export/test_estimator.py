@@ -5,7 +5,8 @@ from PIL import Image
 
 import kfusion
 from kfusion.errors import KfusionError
-from kfusion.export.estimator import crop_box_for, to_rgb_uint8
+from kfusion.export.estimator import crop_box_for
+from kfusion.images import to_rgb_uint8
 
 
 @pytest.fixture(scope="module")
