@@ -17,8 +17,8 @@ def _binary_fusion():
     keras.utils.set_random_seed(0)
     fusion = build_fusion_network("tiny", "trainable", seed=0)
     layer = fusion.get_layer("fusion_weights")
-    layer.alpha.assign(ALPHA / layer.rate)  # the variables hold alpha / rate
-    layer.beta.assign(BETA / layer.rate)
+    layer.alpha.assign(ALPHA)
+    layer.beta.assign(BETA)
     w = fusion_weights(fusion)["weights"]
     assert all(v < 1e-9 for v in w[1:3]) and all(v > 1 - 1e-9 for v in w[3:])
     return fusion

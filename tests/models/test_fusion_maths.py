@@ -12,8 +12,8 @@ from kfusion.train.losses import pose_loss
 from kfusion.train.step import TrainingModel
 
 
-def _penalty_and_grads(alpha, beta, penalty, rate=1.0):
-    layer = FusionWeights(5, mode="trainable", alpha_init=alpha, beta_init=beta, penalty=penalty, rate=rate)
+def _penalty_and_grads(alpha, beta, penalty):
+    layer = FusionWeights(5, mode="trainable", alpha_init=alpha, beta_init=beta, penalty=penalty)
     layer.build()
     with tf.GradientTape() as tape:
         layer(tf.zeros((1, 1)))
@@ -31,14 +31,6 @@ def test_penalty_value_and_exact_gradient_in_alpha(alpha, lam):
     np.testing.assert_allclose(float(g_alpha), -2.0 * lam / alpha ** 3, rtol=1e-5)
     # the penalty does not depend on beta
     assert g_beta is None or float(g_beta) == 0.0
-
-
-def test_penalty_gradient_with_rate_is_chain_rule_through_the_stored_variable():
-    alpha, lam, rate = 0.2, 50.0, 4.0
-    loss, (g_alpha, _) = _penalty_and_grads(alpha, 0.0, lam, rate=rate)
-    np.testing.assert_allclose(float(loss), lam / alpha ** 2, rtol=1e-5)
-    # the variable holds alpha / rate: d/d(variable) = rate * d/d(alpha)
-    np.testing.assert_allclose(float(g_alpha), rate * -2.0 * lam / alpha ** 3, rtol=1e-5)
 
 
 @pytest.mark.parametrize("alpha,beta", [(0.1, 3.1), (1.7, 2.0), (-0.8, 0.5), (50.0, 2.5)])

@@ -1,0 +1,157 @@
+"""HeatmapCache files round-trip exactly, refuse what they must; `driver.caches` recomputes a cache
+only when the hourglass is newer than it."""
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kfusion import config as config_mod
+from kfusion.data.cache import HeatmapCache
+from kfusion.errors import KfusionError
+
+# the tiny fabricated cache of tests/train/conftest.py (loaded by path: every conftest is "conftest")
+_spec = importlib.util.spec_from_file_location("_train_conftest", Path(__file__).parents[1] / "train" / "conftest.py")
+_train = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_train)
+make_cache = _train.make_cache
+
+FIELDS = list(HeatmapCache.__dataclass_fields__)
+
+
+def test_save_load_round_trip_keeps_every_array_and_dtype(tmp_path):
+    cache = make_cache(6, seed=3)
+    cache.save(tmp_path / "c.npz")
+    back = HeatmapCache.load(tmp_path / "c.npz")
+    assert type(back.input_size) is int and back.input_size == cache.input_size == 20
+    for name in FIELDS:
+        if name == "input_size":
+            continue
+        a, b = getattr(cache, name), getattr(back, name)
+        assert b.dtype == a.dtype and b.shape == a.shape, name
+        np.testing.assert_array_equal(b, a, err_msg=name)
+    assert back.heatmaps.dtype == np.float16 and back.actions.dtype.kind == "U"  # strings, not objects
+    assert len(back) == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # written atomically, no temp file left
+
+
+def test_subset_round_trips_too(tmp_path):
+    cache = make_cache(8, seed=1)
+    part = cache.subset(np.array([5, 1]))
+    part.save(tmp_path / "p.npz")
+    back = HeatmapCache.load(tmp_path / "p.npz")
+    np.testing.assert_array_equal(back.pose_3d, cache.pose_3d[[5, 1]])
+    assert list(back.actions) == [cache.actions[5], cache.actions[1]] and back.input_size == cache.input_size
+
+
+def test_load_names_the_file_and_the_missing_arrays(tmp_path):
+    cache = make_cache(2)
+    arrays = {k: np.asarray(v) for k, v in cache.__dict__.items() if k not in ("confidence", "frames")}
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(KfusionError, match=r"old.npz: missing key\(s\) \['confidence', 'frames'\]"):
+        HeatmapCache.load(tmp_path / "old.npz")
+
+
+def test_load_refuses_object_arrays(tmp_path):
+    cache = make_cache(2)
+    arrays = {k: np.asarray(v) for k, v in cache.__dict__.items()}
+    arrays["actions"] = np.array(["walk", None], dtype=object)  # a pickled column
+    np.savez(tmp_path / "obj.npz", **arrays)
+    with pytest.raises(KfusionError, match=r"obj.npz: holds pickled objects"):
+        HeatmapCache.load(tmp_path / "obj.npz")
+
+
+# ---------------------------------------------------------------- driver.caches: when to recompute
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """A run folder with a (placeholder) hourglass, and ``driver.caches`` with a counting stand-in
+    for the hourglass's predictions (a new fabricated cache per call, saved where asked)."""
+    from kfusion.train import driver
+
+    calls = {"predict": [], "load": 0}
+
+    def fake_load(path):
+        calls["load"] += 1
+        return f"hourglass at {path}"
+
+    def fake_predict(model, cfg, split, path=None, batch_size=64):
+        calls["predict"].append(split)
+        cache = make_cache(4, seed=100 + len(calls["predict"]))
+        if path is not None:
+            cache.save(path)
+        return cache
+
+    monkeypatch.setattr(driver, "load_hourglass", fake_load)
+    monkeypatch.setattr(driver, "predict_cache", fake_predict)
+    hourglass = tmp_path / "hourglass" / "model.keras"
+    hourglass.parent.mkdir()
+    hourglass.write_bytes(b"")
+    cfg = config_mod.from_dict({"output_dir": str(tmp_path)})
+    return driver, cfg, tmp_path, hourglass, calls
+
+
+def _age(path, seconds):
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_caches_are_built_once_and_reused_while_the_hourglass_is_older(run):
+    driver, cfg, run_dir, hourglass, calls = run
+    _age(hourglass, 100)
+    first = driver.caches(cfg, run_dir, hourglass, ["train", "test"])
+    assert calls["predict"] == ["train", "test"] and calls["load"] == 1  # the hourglass loads once
+    assert (run_dir / "cache" / "train.npz").is_file() and (run_dir / "cache" / "test.npz").is_file()
+    again = driver.caches(cfg, run_dir, hourglass, ["train", "test"])
+    assert calls["predict"] == ["train", "test"] and calls["load"] == 1  # nothing recomputed
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(again[split].pose_3d, first[split].pose_3d)
+
+
+def test_a_newer_hourglass_rebuilds_the_cache(run):
+    driver, cfg, run_dir, hourglass, calls = run
+    _age(hourglass, 100)
+    old = driver.caches(cfg, run_dir, hourglass, ["train"])["train"]
+    _age(run_dir / "cache" / "train.npz", 50)
+    os.utime(hourglass)  # retrained just now: newer than the cache
+    new = driver.caches(cfg, run_dir, hourglass, ["train"])["train"]
+    assert calls["predict"] == ["train", "train"] and calls["load"] == 2
+    assert not np.array_equal(new.pose_3d, old.pose_3d)
+    stored = HeatmapCache.load(run_dir / "cache" / "train.npz")  # the file was replaced too
+    np.testing.assert_array_equal(stored.pose_3d, new.pose_3d)
+    assert (run_dir / "cache" / "train.npz").stat().st_mtime >= hourglass.stat().st_mtime
+    driver.caches(cfg, run_dir, hourglass, ["train"])  # and now it is reused again
+    assert calls["predict"] == ["train", "train"]
+
+
+def test_only_the_stale_split_is_rebuilt(run):
+    driver, cfg, run_dir, hourglass, calls = run
+    _age(hourglass, 100)
+    driver.caches(cfg, run_dir, hourglass, ["train", "test"])
+    _age(run_dir / "cache" / "train.npz", 200)  # older than the hourglass
+    driver.caches(cfg, run_dir, hourglass, ["train", "test"])
+    assert calls["predict"] == ["train", "test", "train"]
+
+
+def test_a_missing_hourglass_is_a_one_line_error_naming_it(tmp_path):
+    from kfusion.train import driver
+
+    cfg = config_mod.from_dict({"output_dir": str(tmp_path)})
+    missing = tmp_path / "hourglass" / "model.keras"
+    with pytest.raises(KfusionError, match=r"model.keras: no trained hourglass there"):
+        driver.caches(cfg, tmp_path, missing, ["train"])
+
+
+@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
+                   reason="bug: driver.caches stats the hourglass before checking it exists, so a mistyped "
+                          "--hourglass with caches in the run folder is a FileNotFoundError traceback")
+def test_a_missing_hourglass_beside_existing_caches_is_a_one_line_error(tmp_path):
+    from kfusion.train import driver
+
+    cfg = config_mod.from_dict({"output_dir": str(tmp_path)})
+    make_cache(4).save(tmp_path / "cache" / "train.npz")
+    with pytest.raises(KfusionError, match="typo.keras"):
+        driver.caches(cfg, tmp_path, tmp_path / "typo.keras", ["train"])
