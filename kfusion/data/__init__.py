@@ -1,1 +1,38 @@
-"""From files to records to tf.data: readers, the synthetic benchmark, TFRecords, pipelines."""
+"""From records to ``tf.data``: TFRecords and their manifest, the hourglass's input pipeline, the
+heatmap caches of a trained hourglass and the fusion and lifting datasets made from them.
+
+(Dataset readers are in ``kfusion.datasets``, the embedded synthetic benchmark in
+``kfusion.synthetic``.) The public API (``__all__``) is re-exported lazily (PEP 562):
+``import kfusion.data`` does not import TensorFlow::
+
+    from kfusion import data
+
+    cache = data.predict_cache(hourglass, cfg, "train")            # HeatmapCache of one split
+    ds = data.fusion_dataset(cache, cfg, training=True)            # ({"image", "heatmaps"}, pose_3d mm)
+"""
+import importlib
+
+# public name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    "read_manifest": "kfusion.data.records",
+    "iterate_samples": "kfusion.data.records",
+    "make_dataset": "kfusion.data.pipeline",
+    "HeatmapCache": "kfusion.data.cache",
+    "predict_cache": "kfusion.data.cache",
+    "fusion_dataset": "kfusion.data.cache",
+    "lifting_dataset": "kfusion.data.cache",
+    "hourglass_sizes": "kfusion.data.cache",
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,8 +1,40 @@
-"""Keras layers and model builders: hourglass, fusion network, lifting baseline, pruning."""
+"""Keras layers and model builders: hourglass, fusion network, lifting baseline, pruning.
+
+The public API (``__all__``) is re-exported lazily (PEP 562): ``import kfusion.models`` does not
+import TensorFlow; ``kfusion.models.build_fusion_network`` imports it on first use::
+
+    from kfusion import models
+
+    hourglass = models.build_hourglass("cpu")                  # RGB (64, 64, 3) -> maps per stack
+    fusion = models.build_fusion_network("cpu", "trainable")   # {"image", "heatmaps"} -> pose_3d mm
+"""
 import importlib
 from pathlib import Path
 
 from kfusion.errors import KfusionError, one_line
+
+# public name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    "build_hourglass": "kfusion.models.hourglass",
+    "build_fusion_network": "kfusion.models.fusion",
+    "fusion_weights": "kfusion.models.fusion",
+    "build_lifting_baseline": "kfusion.models.lifting",
+    "prune": "kfusion.models.pruning",
+    "build_end_to_end": "kfusion.models.end_to_end",
+}
+__all__ = list(_LAZY) + ["load_model", "save_model", "uncompiled"]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 # Modules that register kfusion's Keras layers (imported before any model is loaded).
 LAYER_MODULES = ("fusion_layer", "fusion", "hourglass", "lifting", "end_to_end")

@@ -1,1 +1,50 @@
-"""Training: losses, callbacks, model.fit drivers, distributed loops, hyper-parameter search."""
+"""Training: the one training step, the stages of the paper's recipe, losses, callbacks, drivers.
+
+The public API (``__all__``) is re-exported lazily (PEP 562): ``import kfusion.train`` does not
+import TensorFlow. Training a fusion network with ``model.fit`` in a script::
+
+    from kfusion import data, train
+
+    stage = train.fusion_stage(cfg, train_cache, val_cache)  # the config's fusion network, as data
+    network = stage.build()                                  # a plain functional keras.Model
+    model = stage.compile(network)   # TrainingModel: pose_loss, MPJPE, an own Adam for alpha and beta
+    model.fit(data.fusion_dataset(train_cache, cfg, training=True), epochs=cfg["fusion"]["epochs"],
+              validation_data=data.fusion_dataset(val_cache, cfg, training=False),
+              callbacks=train.standard_callbacks("runs/me", fusion_trace=True))
+
+(See ``scripts/train_fusion_with_fit.py``.)
+"""
+import importlib
+
+# public name -> the module that defines it (imported when the name is first used)
+_LAZY = {
+    "TrainingModel": "kfusion.train.step",
+    "Stage": "kfusion.train.stages",
+    "hourglass_stage": "kfusion.train.stages",
+    "fusion_stage": "kfusion.train.stages",
+    "lifting_stage": "kfusion.train.stages",
+    "build_fusion_from_config": "kfusion.train.stages",
+    "fit": "kfusion.train.stages",
+    "train_hourglass": "kfusion.train.driver",
+    "train_fusion": "kfusion.train.driver",
+    "train_lifting": "kfusion.train.driver",
+    "pose_loss": "kfusion.train.losses",
+    "heatmap_loss": "kfusion.train.losses",
+    "mpjpe_per_pose": "kfusion.train.losses",
+    "MPJPE": "kfusion.train.losses",
+    "standard_callbacks": "kfusion.train.callbacks",
+    "FusionTrace": "kfusion.train.callbacks",
+}
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
