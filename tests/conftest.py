@@ -1,6 +1,7 @@
 """Shared test set-up: deterministic seeds, quiet TensorFlow, headless matplotlib."""
 import os
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +15,36 @@ def _seed():
     random.seed(0)
     np.random.seed(0)
     yield
+
+
+# Modules whose PRESETS dicts are data every test shares: a test changes them only through
+# ``monkeypatch.setitem`` on a copy (undone before the check below runs).
+PRESET_MODULES = ("kfusion.models.fusion", "kfusion.models.hourglass", "kfusion.models.lifting",
+                  "kfusion.experiments.reproduce")
+_PRESETS_AS_WRITTEN = {}
+
+
+def presets_as_written(module):
+    """The ``PRESETS`` literal of ``module``'s source (read once; never the live, maybe changed, dict)."""
+    import ast
+    import importlib.util
+
+    if module not in _PRESETS_AS_WRITTEN:
+        tree = ast.parse(open(importlib.util.find_spec(module).origin, encoding="utf-8").read())
+        (node,) = [n for n in tree.body if isinstance(n, ast.Assign)
+                   and any(getattr(t, "id", None) == "PRESETS" for t in n.targets)]
+        _PRESETS_AS_WRITTEN[module] = ast.literal_eval(node.value)
+    return _PRESETS_AS_WRITTEN[module]
+
+
+@pytest.fixture(autouse=True)
+def _presets_unchanged():
+    """Fail a test that leaves a shared preset changed (modules it has not imported are not
+    imported here: that would load TensorFlow for every test)."""
+    yield
+    changed = [m for m in PRESET_MODULES if m in sys.modules and sys.modules[m].PRESETS != presets_as_written(m)]
+    assert not changed, (f"this test left {', '.join(changed)}.PRESETS changed; use monkeypatch.setitem "
+                         "with a copy of the preset")
 
 
 def make_tiny_end_to_end(seed=0):
