@@ -278,12 +278,15 @@ def mapping(source, target):
     """Index arrays ``(src_idx, dst_idx)`` so that ``out[..., dst_idx, :] = pose[..., src_idx, :]``.
 
     Covers the ``target`` joints that have a counterpart in ``source``; ``dst_idx`` lists which.
+    A correspondence defined from ``target`` to ``source`` serves both ways.
     """
     src, dst = get(source), get(target)
     if src.name == dst.name:
         idx = np.arange(src.num_joints, dtype=np.int64)
         return idx, idx.copy()
     table = _MAPPINGS.get((src.name, dst.name))
+    if table is None and (dst.name, src.name) in _MAPPINGS:  # a correspondence read the other way
+        table = {s: t for t, s in _MAPPINGS[(dst.name, src.name)].items()}
     if table is None:
         raise ValueError(f"no joint mapping from {src.name} to {dst.name}; "
                          f"defined: {sorted(f'{a}->{b}' for a, b in _MAPPINGS)}")

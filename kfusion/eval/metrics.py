@@ -61,7 +61,7 @@ def mpjpe(pred, gt):
     from kfusion.train.losses import mpjpe_per_pose  # the one MPJPE, here on numpy arrays
 
     pred, gt = _check_pair(pred, gt, 3)
-    return np.asarray(mpjpe_per_pose(gt, pred), np.float64)
+    return np.asarray(mpjpe_per_pose(gt, pred, dtype="float64"), np.float64)
 
 
 def pa_mpjpe(pred, gt, allow_reflection=False):

@@ -27,10 +27,10 @@ def heatmap_loss(y_true, y_pred):
     return ops.mean(ops.where(y_true >= 0, ops.square(d), 0.0), axis=(1, 2, 3))
 
 
-def mpjpe_per_pose(y_true, y_pred):
-    """Mean per-joint position error of each pose, mm: (B, J, 3) -> (B,). The one MPJPE of kfusion
-    (``kfusion.eval.metrics.mpjpe`` is this on numpy arrays)."""
-    d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
+def mpjpe_per_pose(y_true, y_pred, dtype="float32"):
+    """Mean per-joint position error of each pose, mm: (..., J, 3) -> (...). The one MPJPE of kfusion
+    (``kfusion.eval.metrics.mpjpe`` is this on numpy arrays, in float64)."""
+    d = ops.cast(y_pred, dtype) - ops.cast(y_true, dtype)
     return ops.mean(ops.sqrt(ops.sum(ops.square(d), axis=-1)), axis=-1)
 
 
