@@ -5,6 +5,7 @@ default; a key that is not in it is an error naming the key and the allowed ones
 the wrong type is an error naming the key, the value and the expected type.
 """
 import copy
+import re
 from pathlib import Path
 
 from kfusion.errors import KfusionError
@@ -110,6 +111,7 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
              "penalty": 0.0}
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
 _STRING_LISTS = {"extra_records"}
+_YAML11_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
 _NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init"}
 
 
@@ -164,6 +166,8 @@ def _check_value(path, value, default, origin):
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, float):
+        if isinstance(value, str) and _YAML11_FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 (safe_load) reads 1e3 and 5e-3, without a dot, as strings
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif isinstance(default, list) and name in _STRING_LISTS:

@@ -167,8 +167,6 @@ def test_parse_override_reads_yaml_values():
         config_mod.parse_override("fusion.epochs")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: yaml.safe_load (YAML 1.1) reads '1e3' and '5e-3' as strings, so "
-                   "--set fusion.penalty=1e3 (or penalty: 1e3 in a config) is refused as 'expected float'")
 @pytest.mark.parametrize("text,value", [("fusion.penalty=1e3", 1000.0), ("fusion.learning_rate=5e-3", 0.005)])
 def test_exponents_without_a_dot_are_numbers(text, value):
     key, parsed = config_mod.parse_override(text)

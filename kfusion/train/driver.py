@@ -90,6 +90,8 @@ def save_end_to_end(hourglass_path, fusion, out_dir):
 def caches(cfg, run_dir, hourglass_path, splits):
     """HeatmapCaches for ``splits``, computed once per hourglass and kept in ``run_dir/cache``."""
     hourglass_path = Path(hourglass_path)
+    if not hourglass_path.is_file():  # before its time is compared with the caches'
+        load_hourglass(hourglass_path)
     cache_dir = Path(run_dir) / "cache"
     out, model = {}, None
     for split in splits:

@@ -145,9 +145,6 @@ def test_a_missing_hourglass_is_a_one_line_error_naming_it(tmp_path):
         driver.caches(cfg, tmp_path, missing, ["train"])
 
 
-@pytest.mark.xfail(strict=True, raises=FileNotFoundError,
-                   reason="bug: driver.caches stats the hourglass before checking it exists, so a mistyped "
-                          "--hourglass with caches in the run folder is a FileNotFoundError traceback")
 def test_a_missing_hourglass_beside_existing_caches_is_a_one_line_error(tmp_path):
     from kfusion.train import driver
 
