@@ -40,19 +40,25 @@ def _check_render_args(joints_2d, size, sigma, visibility):
         raise ValueError(f"size is {size!r}; expected a positive integer (heatmap pixels)")
     if not sigma > 0:
         raise ValueError(f"sigma is {sigma!r}; expected > 0 (heatmap pixels)")
-    if visibility is None:
-        visible = np.ones(joints_2d.shape[:-1], dtype=bool)
-    else:
-        visibility = np.asarray(visibility)
-        if visibility.shape != joints_2d.shape[:-1]:
-            raise ValueError(f"visibility has shape {visibility.shape} but joints_2d has shape "
-                             f"{joints_2d.shape}; expected {joints_2d.shape[:-1]}")
-        visible = visibility > 0
+    visible = visible_joints(visibility, joints_2d)
     bad = visible & ~np.all(np.isfinite(joints_2d), axis=-1)
     if np.any(bad):
         raise ValueError(f"joints_2d has non-finite coordinates at visible joints "
                          f"(indices {np.argwhere(bad)[:5].tolist()}); mark them invisible")
     return joints_2d, int(size), float(sigma), visible
+
+
+def visible_joints(visibility, joints, name="joints_2d"):
+    """Boolean (..., J) mask of the joints with visibility > 0 (all of them when ``visibility`` is
+    None); ValueError naming both shapes when ``visibility`` is not ``joints.shape[:-1]``."""
+    joints = np.asarray(joints)
+    if visibility is None:
+        return np.ones(joints.shape[:-1], dtype=bool)
+    visibility = np.asarray(visibility)
+    if visibility.shape != joints.shape[:-1]:
+        raise ValueError(f"visibility has shape {visibility.shape} but {name} has shape "
+                         f"{joints.shape}; expected {joints.shape[:-1]}")
+    return visibility > 0
 
 
 def render_heatmaps(joints_2d, size, sigma=1.0, visibility=None):

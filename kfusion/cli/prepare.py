@@ -30,9 +30,12 @@ def run(args):
     return importlib.import_module(name).prepare_from_args(args)
 
 
-def _add_common(p, out_required=True):
+def _add_common(p, out_required=True, crop=False):
     p.add_argument("--out", required=out_required, help="output folder for the records and manifest")
     p.add_argument("--shards", type=int, default=None, help="TFRecord shards per split (default: by size)")
+    if crop:  # datasets cut a square crop around each person
+        p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
+        p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
 
 
 def _add_synthetic(p):
@@ -48,9 +51,7 @@ def _add_synthetic(p):
 
 
 def _add_h36m(p):
-    _add_common(p)
-    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
-    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    _add_common(p, crop=True)
     p.add_argument("--root", required=True, help="Human3.6M folder holding S1 ... S11 (Videos, MyPoseFeatures "
                    "or MyPoses)")
     p.add_argument("--every", type=int, default=None,
@@ -77,9 +78,7 @@ def _add_h36m(p):
 
 
 def _add_humaneva(p):
-    _add_common(p)
-    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
-    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    _add_common(p, crop=True)
     p.add_argument("--root", required=True, help="HumanEva-I folder with S1..S3/Image_Data/*.avi")
     p.add_argument("--poses", required=True, help="converted_15j folder ({Train,Validate}/S{1,2,3}/*.mat)")
     p.add_argument("--camera", default="C1", choices=["C1", "C2", "C3"], help="camera (paper: C1)")
@@ -92,9 +91,7 @@ def _add_humaneva(p):
 
 
 def _add_kth(p):
-    _add_common(p)
-    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
-    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    _add_common(p, crop=True)
     p.add_argument("--root", required=True, help="sequence folder (positions2d.txt, positions3d.txt, "
                    "cameras.txt, 'Camera 1'/...) of KTH Football II, e.g. the Player 2 sequence")
     p.add_argument("--camera", type=int, default=1, choices=[1, 2, 3], help="camera (paper: 1)")
@@ -103,9 +100,7 @@ def _add_kth(p):
 
 
 def _add_lsp(p):
-    _add_common(p)
-    p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
-    p.add_argument("--margin", type=float, default=0.2, help="crop margin around the joints' box (fraction)")
+    _add_common(p, crop=True)
     p.add_argument("--root", required=True, help="LSP or LSP-extended folder (joints.mat, images/)")
     p.add_argument("--limit", type=int, default=None, help="at most N samples per split (quick looks)")
 

@@ -10,7 +10,7 @@ heatmap caches of a trained hourglass and the fusion and lifting datasets made f
     cache = data.predict_cache(hourglass, cfg, "train")            # HeatmapCache of one split
     ds = data.fusion_dataset(cache, cfg, training=True)            # ({"image", "heatmaps"}, pose_3d mm)
 """
-import importlib
+from kfusion.lazy import lazy_exports
 
 # public name -> the module that defines it (imported when the name is first used)
 _LAZY = {
@@ -25,14 +25,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

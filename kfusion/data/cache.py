@@ -108,13 +108,8 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_s
     size = cfg["fusion"]["input_size"]
     batch_size = batch_size or cfg["fusion"]["batch_size"]
     aug = cfg["augment"]
-    ds = tf.data.Dataset.from_tensor_slices((cache.images, cache.heatmaps, cache.pose_3d))
-    if training:
-        ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"], reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    if num_shards > 1:
-        ds = ds.shard(num_shards, shard_index)
+    ds = _ordered(tf.data.Dataset.from_tensor_slices((cache.images, cache.heatmaps, cache.pose_3d)), len(cache),
+                  cfg["seed"], training, repeat, num_shards, shard_index)
     ds = ds.batch(batch_size, drop_remainder=training)
     crop = training and aug["crop_prob"] > 0
 
@@ -148,11 +143,16 @@ def lifting_dataset(cache, cfg, *, training, ground_truth=False, batch_size=None
     (``lifting_inputs``); sharding as in ``fusion_dataset``."""
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((lifting_inputs(cache, ground_truth), cache.pose_3d))
+    ds = _ordered(tf.data.Dataset.from_tensor_slices((lifting_inputs(cache, ground_truth), cache.pose_3d)),
+                  len(cache), cfg["seed"], training, repeat, num_shards, shard_index)
+    return ds.batch(batch_size or cfg["lifting"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
+
+
+def _ordered(ds, count, seed, training, repeat, num_shards, shard_index):
+    """Shuffled when training (seeded, anew each epoch), repeated, then this worker's elements
+    ``shard_index::num_shards`` of that identically seeded stream."""
     if training:
-        ds = ds.shuffle(min(len(cache), 20000), seed=cfg["seed"], reshuffle_each_iteration=True)
+        ds = ds.shuffle(min(count, 20000), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    if num_shards > 1:
-        ds = ds.shard(num_shards, shard_index)
-    return ds.batch(batch_size or cfg["lifting"]["batch_size"]).prefetch(tf.data.AUTOTUNE)
+    return ds.shard(num_shards, shard_index) if num_shards > 1 else ds

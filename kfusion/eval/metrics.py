@@ -14,6 +14,7 @@ import numpy as np
 
 from kfusion import skeletons
 from kfusion.eval.procrustes import similarity_align
+from kfusion.heatmaps import visible_joints
 
 
 def _check_pair(pred, gt, dim, names=("pred", "gt"), finite_mask=None):
@@ -163,14 +164,7 @@ def pck(pred2d, gt2d, threshold, normaliser=None, visibility=None, per_joint=Fal
       (..., J) with ``per_joint``.
     """
     pred2d = np.asarray(pred2d, dtype=np.float64)
-    if visibility is None:
-        visible = np.ones(pred2d.shape[:-1], dtype=bool)
-    else:
-        visibility = np.asarray(visibility)
-        if visibility.shape != pred2d.shape[:-1]:
-            raise ValueError(f"visibility has shape {visibility.shape} but pred2d has shape "
-                             f"{pred2d.shape}; expected {pred2d.shape[:-1]}")
-        visible = visibility > 0
+    visible = visible_joints(visibility, pred2d, "pred2d")
     pred2d, gt2d = _check_pair(pred2d, gt2d, 2, names=("pred2d", "gt2d"), finite_mask=visible)
     limit = np.asarray(threshold, dtype=np.float64)
     if normaliser is not None:

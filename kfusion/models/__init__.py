@@ -12,6 +12,7 @@ import importlib
 from pathlib import Path
 
 from kfusion.errors import KfusionError, one_line
+from kfusion.lazy import lazy_exports
 
 # public name -> the module that defines it (imported when the name is first used)
 _LAZY = {
@@ -24,17 +25,7 @@ _LAZY = {
 }
 __all__ = list(_LAZY) + ["load_model", "save_model", "uncompiled"]
 
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 # Modules that register kfusion's Keras layers (imported before any model is loaded).
 LAYER_MODULES = ("fusion_layer", "fusion", "hourglass", "lifting", "end_to_end")

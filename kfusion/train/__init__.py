@@ -14,7 +14,7 @@ import TensorFlow. Training a fusion network with ``model.fit`` in a script::
 
 (See ``scripts/train_fusion_with_fit.py``.)
 """
-import importlib
+from kfusion.lazy import lazy_exports
 
 # public name -> the module that defines it (imported when the name is first used)
 _LAZY = {
@@ -37,14 +37,4 @@ _LAZY = {
 }
 __all__ = list(_LAZY)
 
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
