@@ -95,9 +95,12 @@ DEFAULTS = {
     },
 }
 
+# The fusion network's strategies (kfusion.models.fusion builds them; its module docstring says what each is).
+FUSION_STRATEGIES = ("trainable", "fixed", "early", "late", "free", "image_only", "cm_only")
+
 _ALLOWED_CHOICES = {
     ("data", "source"): ("synthetic", "h36m", "humaneva", "kth", "lsp", "mpii"),
-    ("fusion", "strategy"): ("trainable", "fixed", "early", "late", "free", "image_only", "cm_only"),
+    ("fusion", "strategy"): FUSION_STRATEGIES,
     ("train", "distribute"): ("default", "mirrored", "multiworker"),
     ("lifting", "schedule"): ("constant", "cosine"),
     ("fusion", "alpha_optimizer"): ("own", "shared"),

@@ -37,6 +37,7 @@ import copy
 
 import keras
 
+from kfusion.config import FUSION_STRATEGIES
 from kfusion.models.fusion_layer import FusionMix, FusionWeights
 
 PRESETS = {
@@ -77,7 +78,7 @@ PRESETS = {
     },
 }
 
-STRATEGIES = ("trainable", "fixed", "early", "late", "free", "image_only", "cm_only")
+STRATEGIES = FUSION_STRATEGIES  # the names, defined once with the config schema
 STREAMS = ("image", "heatmaps", "fusion")
 
 
@@ -124,8 +125,8 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
     if strategy in ("image_only", "cm_only"):
         stream, x = ("image", image) if strategy == "image_only" else ("heatmaps", heatmaps)
         for l, block in enumerate(spec):
-            x = _block(x, block, f"{stream}{l}", 1, _is_first_fc(spec, l), seeds)
-        x = _output_block(x, f"{stream}{num_blocks - 1}", out_units, _needs_flatten(spec), seeds,
+            x = _block(x, block, block_name(stream, l), 1, _is_first_fc(spec, l), seeds)
+        x = _output_block(x, block_name(stream, num_blocks - 1), out_units, _needs_flatten(spec), seeds,
                           output_scale)
     else:
         weights_layer = _fusion_weights_layer(strategy, num_blocks, fusion_layer, alpha_init, beta_init,
@@ -188,6 +189,19 @@ def last_conv_outputs(model):
         last = max(convs, key=lambda layer: int(layer.name[len(stream):-len("_conv")]))
         outputs.append(model.get_layer(last.name.replace("_conv", "_relu")).output)
     return outputs
+
+
+def block_name(stream, l):
+    """The name prefix of block ``l`` of ``stream`` (its layers are ``<prefix>_conv``, ``_pool``, ...)."""
+    return f"{stream}{l}"
+
+
+def block_layers(model, stream, l):
+    """The layers of block ``l`` of ``stream`` in ``model``, in order (``[]`` where the stream has none).
+
+    ``stream``: one of ``STREAMS``, or ``"pose_3d"`` for the output's reshape."""
+    prefix = "pose_3d" if stream == "pose_3d" else f"{block_name(stream, l)}_"
+    return [layer for layer in model.layers if layer.name.startswith(prefix)]
 
 
 def find_fusion_weights_layer(model):

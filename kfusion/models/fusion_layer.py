@@ -109,6 +109,7 @@ class FusionWeights(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        config.pop("rate", None)  # a legacy file's rate is folded into the variables on load
         config.update(num_weights=self.num_weights, mode=self.mode, alpha_init=self.alpha_init,
                       beta_init=self.beta_init, penalty=self.penalty, alpha_squared=self.alpha_squared,
                       rate=self.rate)

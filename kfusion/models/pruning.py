@@ -7,7 +7,7 @@ the trained layers and their weights.
 """
 import keras
 
-from kfusion.models.fusion import STREAMS, find_fusion_weights_layer, fusion_weights
+from kfusion.models.fusion import STREAMS, block_layers, find_fusion_weights_layer, fusion_weights
 
 
 def fusion_point(weights, tol=1e-3):
@@ -75,26 +75,24 @@ def prune(model, tol=1e-3, snap=False):
     weights = fusion_weights(model)["weights"]
     b = snapped_fusion_point(model) if snap else fusion_point(weights, tol)
     num_blocks = len(weights)
-    layers = list(model.layers)
     copies = []
 
-    def apply_block(x, prefix):
-        for layer in layers:
-            if layer.name.startswith(prefix):
-                clone = layer.__class__.from_config(layer.get_config())
-                x = clone(x)
-                copies.append((clone, layer))
+    def apply_block(x, stream, l=None):
+        for layer in block_layers(model, stream, l):
+            clone = layer.__class__.from_config(layer.get_config())
+            x = clone(x)
+            copies.append((clone, layer))
         return x
 
     image = keras.Input(model.input["image"].shape[1:], name="image")
     heatmaps = keras.Input(model.input["heatmaps"].shape[1:], name="heatmaps")
     img, hm = image, heatmaps
     for l in range(b):
-        img = apply_block(img, f"{STREAMS[0]}{l}_")
-        hm = apply_block(hm, f"{STREAMS[1]}{l}_")
+        img = apply_block(img, STREAMS[0], l)
+        hm = apply_block(hm, STREAMS[1], l)
     x = keras.layers.Concatenate(name=f"concat{b}")([img, hm])
     for l in range(b, num_blocks):
-        x = apply_block(x, f"{STREAMS[2]}{l}_")
+        x = apply_block(x, STREAMS[2], l)
     x = apply_block(x, "pose_3d")
     for clone, layer in copies:
         clone.set_weights(layer.get_weights())

@@ -3,7 +3,7 @@ import math
 
 import keras
 
-from kfusion.models.fusion import STREAMS, find_fusion_weights_layer, fusion_weights
+from kfusion.models.fusion import STREAMS, block_layers, find_fusion_weights_layer, fusion_weights
 
 
 def count_flops(model):
@@ -57,13 +57,11 @@ def fusion_summary(model):
     '-' where a stream has no block), the fusion weight ``w_l`` that mixes the input of fusion
     block l, and the current alpha and beta. Works for single-stream baselines too.
     """
-    names = {layer.name: layer for layer in model.layers}
     rows, l = [], 0
     while True:
         cells = []
         for stream in STREAMS:
-            parts = [d for name, layer in names.items() if name.startswith(f"{stream}{l}_")
-                     for d in [_describe(layer)] if d]
+            parts = [d for layer in block_layers(model, stream, l) for d in [_describe(layer)] if d]
             cells.append(", ".join(parts) if parts else "-")
         if all(c == "-" for c in cells):
             break
