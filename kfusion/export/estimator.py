@@ -2,7 +2,8 @@
 
 ``kfusion.load(path=None, backend="auto")`` returns an :class:`Estimator`; ``predict(image, bbox)``
 takes a file or an array of any size and mode and returns the 3D pose (mm) and the 2D joints in
-full-image pixels.
+full-image pixels of the person in ``bbox`` (default the centre square); ``predict_people(image)``
+finds the people first (BlazePose person detector) and returns one such result per person.
 """
 from pathlib import Path
 
@@ -229,6 +230,20 @@ def crop_box_for(image_shape, bbox=None, margin=0.2):
     return square_box(np.array([[x, y], [x + w, y + h]]), margin=margin)
 
 
+# The detector's body circle is about 1.2 x the joints' extent (the skier: 356 px for 289 px), so
+# a 0.1 margin around it gives about the training crop (1.4 x the extent, ``crop_box_for``'s 0.2).
+DETECTION_MARGIN = 0.1
+
+
+def clip_box(box, image_shape):
+    """(x, y, w, h) px clipped to the image of ``image_shape`` (H, W, ...); float64 (4,)."""
+    H, W = image_shape[:2]
+    x, y, w, h = (float(v) for v in box)
+    x0, y0 = min(max(x, 0.0), W), min(max(y, 0.0), H)
+    x1, y1 = min(max(x + w, 0.0), W), min(max(y + h, 0.0), H)
+    return np.array([x0, y0, x1 - x0, y1 - y0])
+
+
 class Estimator:
     """3D pose from images with an exported kfusion model (``kfusion.load()``).
 
@@ -236,9 +251,11 @@ class Estimator:
         input_size: S, the side of the square crop the model sees (pixels).
         backend: ``tflite``, ``savedmodel`` or ``keras``; source: the file or folder loaded.
         joints_3d, joints_2d: joint names of ``pose_3d`` (h36m17) and ``pose_2d`` (mpii16).
+        detector: the person detector of :meth:`predict_people` (``detector=`` to give another one:
+            anything with ``detect(rgb uint8 image) -> list of Person``).
     """
 
-    def __init__(self, runner, input_size, *, backend, source, metadata=None):
+    def __init__(self, runner, input_size, *, backend, source, metadata=None, detector=None):
         from kfusion import skeletons
 
         self._run = runner
@@ -250,6 +267,16 @@ class Estimator:
         self.skeleton_2d = self.metadata.get("skeleton_2d", "mpii16")
         self.joints_3d = list(self.metadata.get("joints_3d") or skeletons.get(self.skeleton_3d).joints)
         self.joints_2d = list(self.metadata.get("joints_2d") or skeletons.get(self.skeleton_2d).joints)
+        self._detector = detector
+
+    @property
+    def detector(self):
+        """The BlazePose :class:`~kfusion.export.detector.PersonDetector` (loaded on first use)."""
+        if self._detector is None:
+            from kfusion.export.detector import PersonDetector
+
+            self._detector = PersonDetector()
+        return self._detector
 
     def __repr__(self):
         return f"Estimator(backend={self.backend!r}, input_size={self.input_size}, source={self.source!r})"
@@ -265,11 +292,13 @@ class Estimator:
         return {k: np.asarray(v) for k, v in self._run(crops).items()}
 
     def predict(self, image, bbox=None):
-        """3D and 2D pose of the person in ``image``.
+        """3D and 2D pose of the person in ``bbox`` (one person; no detector runs).
 
         Args:
-            image: a file path or an array (any size; grayscale, RGB, RGBA, 16-bit, float).
+            image: a file path or an array (any size; grayscale, RGB, RGBA, 16-bit, float). An RGB
+                uint8 array is used as it is (no copy, no conversion).
             bbox: optional person box (x, y, w, h) in full-image pixels; default the centre square.
+                To find the people in the image, use :meth:`predict_people`.
 
         Returns:
             dict: ``pose_3d`` float32 (J, 3) mm, camera frame, root-relative (pelvis at 0);
@@ -277,25 +306,66 @@ class Estimator:
             (Jh,) peak map values; ``crop_box`` (x0, y0, size) px; ``crop`` uint8 (S, S, 3) the model
             input; ``heatmaps`` (h, h, Jh) if the model outputs them; ``joints_3d``/``joints_2d`` names.
         """
+        rgb = self._rgb(image)
+        return self.predict_crop_boxes(rgb, [crop_box_for(rgb.shape, bbox)])[0]
+
+    def predict_people(self, image, max_people=None):
+        """Find the people in ``image`` (BlazePose person detector), then the pose of each.
+
+        Each person is cropped as the square around the detector's whole-body circle with margin
+        ``DETECTION_MARGIN`` (about the crop the model was trained on); all crops go through the
+        model as one batch.
+
+        Args:
+            image: a file path or an array, as for :meth:`predict`.
+            max_people: keep at most this many (the best scored); None for all found.
+
+        Returns:
+            list of dicts, best detector score first, empty when nobody is found (never a pose for
+            an empty image). Each holds :meth:`predict`'s keys plus ``box`` float64 (x, y, w, h)
+            full-image px, the person's whole-body box clipped to the image, and ``score`` the
+            detector's score in [0, 1].
+        """
+        if max_people is not None and int(max_people) < 1:
+            raise KfusionError(f"max_people {max_people!r}; expected a whole number >= 1 or None")
+        rgb = self._rgb(image)
+        people = self.detector.detect(rgb)[:max_people]
+        if not people:
+            return []
+        results = self.predict_crop_boxes(
+            rgb, [crop_box_for(rgb.shape, p.body_box, margin=DETECTION_MARGIN) for p in people])
+        for r, p in zip(results, people):
+            r["box"], r["score"] = clip_box(p.body_box, rgb.shape), float(p.score)
+        return results
+
+    def predict_crop_boxes(self, rgb, boxes):
+        """:meth:`predict`'s result for each square crop box (x0, y0, size) px of an RGB uint8 image
+        (H, W, 3); the crops go through the model as one batch."""
         from kfusion.geometry import crop_image, crop_to_image
 
+        crops = np.stack([crop_image(rgb, box, self.input_size) for box in boxes])
+        out = self.predict_crops(crops)
+        results = []
+        for k, box in enumerate(boxes):
+            result = {
+                "pose_3d": out["pose_3d"][k].astype(np.float32),
+                "pose_2d": crop_to_image(out["pose_2d"][k], box, self.input_size).astype(np.float32),
+                "confidence": out["confidence"][k].astype(np.float32),
+                "crop_box": np.asarray(box, dtype=np.float64),
+                "crop": crops[k],
+                "image_size": (int(rgb.shape[1]), int(rgb.shape[0])),
+                "joints_3d": self.joints_3d,
+                "joints_2d": self.joints_2d,
+            }
+            if "heatmaps" in out:
+                result["heatmaps"] = out["heatmaps"][k]
+            results.append(result)
+        return results
+
+    def _rgb(self, image):
+        """``image`` (a path or an array) as RGB uint8, refused below ``MIN_IMAGE_SIDE``."""
         rgb = read_image(image) if isinstance(image, (str, Path)) else to_rgb_uint8(image)
         if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
             raise KfusionError(f"{image if isinstance(image, (str, Path)) else 'image'}: {rgb.shape[1]} x "
                                f"{rgb.shape[0]} pixels; expected at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}")
-        box = crop_box_for(rgb.shape, bbox)
-        crop = crop_image(rgb, box, self.input_size)
-        out = self.predict_crops(crop[None])
-        result = {
-            "pose_3d": out["pose_3d"][0].astype(np.float32),
-            "pose_2d": crop_to_image(out["pose_2d"][0], box, self.input_size).astype(np.float32),
-            "confidence": out["confidence"][0].astype(np.float32),
-            "crop_box": np.asarray(box, dtype=np.float64),
-            "crop": crop,
-            "image_size": (int(rgb.shape[1]), int(rgb.shape[0])),
-            "joints_3d": self.joints_3d,
-            "joints_2d": self.joints_2d,
-        }
-        if "heatmaps" in out:
-            result["heatmaps"] = out["heatmaps"][0]
-        return result
+        return rgb

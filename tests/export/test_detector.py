@@ -84,3 +84,26 @@ def test_nobody_gives_nothing(person_detector):
     assert person_detector.detect(np.full((480, 640, 3), 128, np.uint8)) == []
     noise = (rng.random((300, 300, 3)) * 255).astype(np.uint8)
     assert person_detector.detect(noise) == []
+
+
+def test_body_box_is_the_square_around_the_whole_body_circle():
+    kps = np.array([[50.0, 60.0], [50.0, 20.0], [50.0, 40.0], [50.0, 30.0]])  # hip centre, body-circle point
+    p = detector.Person(box=np.zeros(4), keypoints=kps, score=0.9, crop=np.zeros(3))
+    np.testing.assert_allclose(p.body_box, [10.0, 20.0, 80.0, 80.0])
+
+
+def test_candidates_only_decoding_loses_no_one(person_detector):
+    logits = np.linspace(-12, 12, 240001)
+    for p in (0.0, 0.1, 0.5, 0.9):
+        passing = 1 / (1 + np.exp(-logits)) >= p
+        assert np.all(logits[passing] >= detector.min_logit(p))
+    image, _ = _skier()
+    canvas = np.full((600, 900, 3), 90, np.uint8)
+    canvas[100:525, 200:840] = image
+    tensor, (scale, px, py) = detector.letterbox(canvas)
+    every = detector.weighted_nms(*detector.decode(*person_detector.raw(tensor)), min_score=person_detector.min_score)
+    people = person_detector.detect(canvas)
+    assert len(people) == len(every) >= 1
+    for person, (_, kps, score) in zip(people, every):
+        assert person.score == score
+        np.testing.assert_allclose(person.keypoints, (kps * detector.INPUT_SIZE - [px, py]) / scale, atol=1e-9)
