@@ -1,12 +1,22 @@
-"""`kfusion predict IMAGE|DIR|VIDEO ... --out OUT`: 3D pose per image or video frame (JSON + figure)."""
+"""`kfusion predict IMAGE|DIR|VIDEO ... --out OUT`: the people in each image and the person followed
+through each video, in 3D (JSON / JSON lines + figures, optionally BVH)."""
 import sys
 
 
 def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", metavar="IMAGE|DIR|VIDEO", help="image files, folders or videos")
-    parser.add_argument("--out", required=True, help="output folder for <name>.json and <name>.png")
+    parser.add_argument("--out", required=True,
+                        help="output folder for <name>.json (images), <name>.jsonl (videos) and figures")
     parser.add_argument("--bbox", default=None, metavar="x,y,w,h",
-                        help="person box in full-image pixels (default: the centre square)")
+                        help="person box in full-image pixels, used for every image and frame "
+                             "(default: the person detector finds the people)")
+    parser.add_argument("--max-people", type=int, default=None, metavar="N",
+                        help="images: keep at most the N best people the detector finds (default: all)")
+    parser.add_argument("--min-confidence", type=float, default=None, metavar="C",
+                        help="videos: run the person detector again when the mean joint confidence of a "
+                             "tracked frame falls below C (default 0.3)")
+    parser.add_argument("--bvh", default=None, metavar="FILE.bvh",
+                        help="write the 3D motion of the (one) video as BVH (Blender imports it)")
     parser.add_argument("--model", default=None, help="export folder, .keras or .tflite (default: the shipped model)")
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "savedmodel", "keras"))
     parser.add_argument("--stride", type=int, default=1, help="videos: keep every N-th frame")
@@ -14,16 +24,26 @@ def add_arguments(parser):
 
 
 def run(args):
+    from kfusion.errors import KfusionError
     from kfusion.export.estimator import load, parse_bbox
     from kfusion.export.predict import list_inputs, predict_paths
 
     bbox = parse_bbox(args.bbox, "--bbox") if args.bbox else None
-    list_inputs(args.inputs)  # an empty folder is refused before the model loads
+    if args.max_people is not None and args.max_people < 1:
+        raise KfusionError(f"--max-people {args.max_people}: expected a whole number >= 1")
+    if args.min_confidence is not None and not 0.0 <= args.min_confidence <= 1.0:
+        raise KfusionError(f"--min-confidence {args.min_confidence}: expected a mean joint confidence in [0, 1]")
+    items = list_inputs(args.inputs)  # an empty folder is refused before the model loads
+    videos = sum(kind == "video" for kind, _ in items)
+    if args.bvh and videos != 1:
+        raise KfusionError(f"--bvh {args.bvh}: expected exactly one video among the inputs, got {videos}")
     estimator = load(args.model, backend=args.backend)
     done, failed = predict_paths(estimator, args.inputs, args.out, bbox=bbox, stride=args.stride,
-                                 figures=not args.no_figures)
+                                 figures=not args.no_figures, max_people=args.max_people,
+                                 min_confidence=args.min_confidence, bvh=args.bvh)
     if failed and not done:  # nothing came out: the inputs' own error lines above say why
         return 2
-    print(f"kfusion predict: {done} prediction(s) in {args.out} ({estimator.backend}: {estimator.source})"
+    print(f"kfusion predict: {done} image(s)/frame(s) in {args.out} ({estimator.backend}: {estimator.source})"
+          + (f"; BVH {args.bvh}" if args.bvh and not failed else "")
           + (f"; {len(failed)} input(s) failed" if failed else ""), file=sys.stderr)
     return 1 if failed else 0

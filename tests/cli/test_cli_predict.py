@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from kfusion.cli.main import main
+from person_photos import skier_in_corner, skier_patch
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +36,11 @@ def test_predict_folder_goes_on_after_a_corrupt_file(tiny_model, tmp_path, capsy
     err = capsys.readouterr().err
     assert rc == 1
     assert "b_corrupt.jpg" in err and "not a readable image" in err
-    assert sorted(p.name for p in out.iterdir()) == ["a_gray.json", "a_gray.png", "c_rgba.json", "c_rgba.png"]
+    # noise holds nobody: an empty list and a line saying so, never a pose (and no figure)
+    assert sorted(p.name for p in out.iterdir()) == ["a_gray.json", "c_rgba.json"]
+    assert "a_gray.png: nobody found" in err
     rec = json.loads((out / "c_rgba.json").read_text())
-    assert set(rec["pose_3d"]) == set(__import__("kfusion.skeletons").skeletons.H36M17.joints)
-    assert rec["crop_box"]["size"] == 30.0 and "mm" in rec["units"]["pose_3d"]
-    assert set(rec["pose_2d"]["r_ankle"]) == {"x", "y", "confidence"}
+    assert rec["people"] == [] and rec["image_size"] == {"width": 30, "height": 40}
 
 
 def test_predict_with_bbox_and_bad_bbox(tiny_model, tmp_path, capsys):
@@ -49,9 +50,98 @@ def test_predict_with_bbox_and_bad_bbox(tiny_model, tmp_path, capsys):
     assert main(["predict", str(img), "--bbox", "50,10,20,40", "--no-figures", "--model", str(tiny_model),
                  "--out", str(out)]) == 0
     rec = json.loads((out / "p.json").read_text())
-    assert rec["crop_box"] == {"x0": 32.0, "y0": 2.0, "size": 56.0, "units": "full-image pixels"}
+    (person,) = rec["people"]  # --bbox wins over the detector: one person, that box, even in a black image
+    assert person["crop_box"] == {"x0": 32.0, "y0": 2.0, "size": 56.0}
+    assert person["box"] == {"x": 50.0, "y": 10.0, "w": 20.0, "h": 40.0}
+    assert person["box_from"] == "bbox" and person["score"] is None and 0 <= person["confidence"] <= 1
+    assert set(person["pose_3d"]) == set(__import__("kfusion.skeletons").skeletons.H36M17.joints)
+    assert set(person["pose_2d"]["r_ankle"]) == {"x", "y", "confidence"} and "mm" in rec["units"]["pose_3d"]
     assert main(["predict", str(img), "--bbox", "1,2,3", "--model", str(tiny_model), "--out", str(out)]) == 2
     assert "--bbox" in capsys.readouterr().err
+
+
+def test_predict_finds_the_people_and_says_when_there_is_nobody(tiny_model, tmp_path, capsys):
+    from kfusion.export.detector import iou
+
+    canvas, pasted = skier_in_corner()
+    Image.fromarray(canvas).save(tmp_path / "skier.png")
+    Image.fromarray(np.full((120, 160, 3), 200, np.uint8)).save(tmp_path / "plain.png")
+    out = tmp_path / "out"
+    assert main(["predict", str(tmp_path / "skier.png"), str(tmp_path / "plain.png"), "--no-figures",
+                 "--model", str(tiny_model), "--out", str(out)]) == 0
+    assert "plain.png: nobody found" in capsys.readouterr().err
+    assert json.loads((out / "plain.json").read_text())["people"] == []
+    people = json.loads((out / "skier.json").read_text())["people"]
+    assert len(people) >= 1 and people[0]["box_from"] == "detector" and people[0]["score"] > 0.5
+    assert set(people[0]) >= {"box", "score", "crop_box", "confidence", "pose_3d", "pose_2d"}
+    b = people[0]["box"]
+    assert iou(pasted, np.array([[b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]]]))[0] > 0.5
+    # the pose is the detected person's: the joints lie in its crop, in the corner
+    c = people[0]["crop_box"]
+    xy = np.array([[j["x"], j["y"]] for j in people[0]["pose_2d"].values()])
+    assert np.all((xy >= [c["x0"], c["y0"]]) & (xy <= [c["x0"] + c["size"], c["y0"] + c["size"]]))
+    assert xy[:, 0].mean() > pasted[0] and xy[:, 1].mean() > pasted[1]
+
+
+@pytest.fixture(scope="module")
+def moving_skier_video(tmp_path_factory):
+    """10 frames at 10 frames/s: the skier (cut around its joints, 220 px) moving 12 px a frame to the
+    right over a 320 x 480 grey background; (path, x offset of each frame)."""
+    import imageio.v3 as iio
+
+    patch, _ = skier_patch()
+    patch = np.asarray(Image.fromarray(patch).resize((220, 220), Image.BILINEAR))
+    xs = [30 + 12 * i for i in range(10)]
+    frames = []
+    for x in xs:
+        f = np.full((320, 480, 3), 90, np.uint8)
+        f[50:270, x:x + 220] = patch
+        frames.append(f)
+    path = tmp_path_factory.mktemp("video") / "skier.mp4"
+    iio.imwrite(path, np.stack(frames), fps=10, codec="libx264", macro_block_size=1)
+    return path, xs
+
+
+def test_predict_video_follows_the_person_and_writes_bvh(moving_skier_video, tmp_path, monkeypatch):
+    from kfusion.export import detector
+    from kfusion.export.estimator import default_model_dirs
+    from kfusion.synthetic.bvh import read_bvh
+
+    if not any(d.exists() for d in default_model_dirs()):
+        pytest.skip("no shipped model (saved_models/kfusion-synthetic): tracking needs a model that sees people")
+    video, xs = moving_skier_video
+    calls = []
+    detect = detector.PersonDetector.detect
+    monkeypatch.setattr(detector.PersonDetector, "detect", lambda self, im: calls.append(1) or detect(self, im))
+    out = tmp_path / "out"
+    bvh = tmp_path / "motion.bvh"
+    assert main(["predict", str(video), "--no-figures", "--bvh", str(bvh), "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in (out / "skier.jsonl").read_text().splitlines()]
+    assert [r["frame"] for r in lines] == list(range(10))
+    np.testing.assert_allclose([r["time"] for r in lines], np.arange(10) / 10)
+    assert all(r["pose_3d"] is not None and r["box"] is not None for r in lines)
+    assert set(lines[0]) >= {"frame", "time", "box", "pose_3d", "pose_2d", "confidence", "tracked", "detected"}
+    # the detector runs on the first frame and then only where a tracked frame's confidence dropped
+    assert lines[0]["detected"] and not lines[0]["tracked"]
+    assert all(r["tracked"] != r["detected"] for r in lines)
+    assert len(calls) == sum(r["detected"] for r in lines) < 10
+    # the box follows the skier: 12 px a frame to the right (the box's centre, least squares)
+    centres = np.array([r["box"]["x"] + r["box"]["w"] / 2 for r in lines])
+    slope = np.polyfit(np.arange(10), centres, 1)[0]
+    assert 6 < slope < 18, centres
+    assert all(xs[i] - 20 < centres[i] < xs[i] + 240 for i in range(10))
+    b = read_bvh(bvh)
+    assert b.num_frames == 10 and abs(b.frame_time - 0.1) < 1e-6 and b.names[0] == "pelvis"
+    text = bvh.read_text()
+    assert text.startswith("HIERARCHY") and "\nMOTION\nFrames: 10\n" in text
+
+
+def test_bvh_needs_exactly_one_video(tiny_model, tmp_path, capsys):
+    img = tmp_path / "p.png"
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(img)
+    assert main(["predict", str(img), "--bvh", str(tmp_path / "m.bvh"), "--model", str(tiny_model),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--bvh" in capsys.readouterr().err and not (tmp_path / "m.bvh").exists()
 
 
 def test_demo_without_model_exits_2(monkeypatch, tmp_path, capsys):
@@ -69,3 +159,17 @@ def test_demo_with_tiny_model(tiny_model, tmp_path):
     assert summary["count"] == 8 and summary["overall"]["mpjpe"] > 0
     assert {p["photo"] for p in summary["photos"]} >= {"coco_000000000785.jpg", "astronaut.png"}
     assert (out / "coco_000000000785.png").is_file() and "MPJPE" in (out / "summary.md").read_text()
+
+
+def test_video_with_nobody_writes_null_frames_and_no_bvh(tiny_model, tmp_path, capsys):
+    import imageio.v3 as iio
+
+    video = tmp_path / "empty.mp4"
+    iio.imwrite(video, np.full((3, 64, 96, 3), 120, np.uint8), fps=5, codec="libx264", macro_block_size=1)
+    bvh, out = tmp_path / "m.bvh", tmp_path / "out"
+    assert main(["predict", str(video), "--bvh", str(bvh), "--no-figures", "--model", str(tiny_model),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nobody found in 3 of 3 frames" in err and "no BVH written" in err and not bvh.exists()
+    lines = [json.loads(line) for line in (out / "empty.jsonl").read_text().splitlines()]
+    assert [(r["frame"], r["detected"], r["pose_3d"], r["box"]) for r in lines] == [(i, True, None, None) for i in range(3)]
