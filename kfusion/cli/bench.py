@@ -9,6 +9,7 @@ BENCHES = {
     "data": ("kfusion.bench.data", "rendering and tf.data pipeline rates"),
     "models": ("kfusion.bench.models", "hourglass and fusion latency/throughput, pruned vs unpruned, FLOPs"),
     "export": ("kfusion.bench.export", "end-to-end model as Keras, SavedModel and TFLite"),
+    "predict": ("kfusion.bench.predict", "kfusion's predict (detector + model) against BlazePose-full, per image"),
 }
 
 
@@ -36,3 +37,12 @@ def _add_models(p):
 def _add_export(p):
     p.add_argument("--model", default=None, help="exported model folder (default: the shipped one)")
     p.add_argument("--repeats", type=int, default=20)
+
+
+def _add_predict(p):
+    p.add_argument("--images", nargs="+", default=None, metavar="IMAGE",
+                   help="images to time (default: the demo photos in kfusion/assets/photos)")
+    p.add_argument("--model", default=None, help="exported model folder or .tflite (default: the shipped one)")
+    p.add_argument("--peer", default=None, metavar="pose_landmark_full.tflite",
+                   help="MediaPipe BlazePose-full (default: ../shared/models/mediapipe/ beside the checkout)")
+    p.add_argument("--repeats", type=int, default=20, help="timed calls per image and pipeline, after warm-up")
