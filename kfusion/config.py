@@ -68,11 +68,14 @@ DEFAULTS = {
         "alpha_init": 0.1,
         "beta_init": None,  # middle of the network when None
         "alpha_squared": False,  # the authors' code squares alpha in the sigmoid
-        # alpha and beta (or the free weights' logits) on their own Adam with a short second-moment
-        # memory ("own"), or on the weights' Adam ("shared": the paper); see kfusion/train/step.py
+        # alpha (the penalty's variable) on its own Adam with a short second-moment memory ("own"),
+        # or on the weights' Adam ("shared": the paper); see kfusion/train/step.py
         "alpha_optimizer": "own",
-        "alpha_learning_rate": 0.01,  # Adam's step for alpha and beta (per step, in their own units)
-        "alpha_beta_2": 0.9,  # Adam's second-moment decay for alpha and beta (0.999: the usual)
+        "alpha_learning_rate": 0.01,  # Adam's step for alpha (per step)
+        "alpha_beta_2": 0.9,  # Adam's second-moment decay for alpha (0.999: the usual)
+        # from this fraction of the run on, beta stays in the middle of the block it points at and
+        # alpha alone sharpens the weights (null: beta learns to the end, the paper)
+        "settle_at": None,
         "init_from": None,  # a trained fusion .keras to fine-tune from (layers whose shapes match)
     },
     "lifting": {
@@ -115,7 +118,7 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
 _STRING_LISTS = {"extra_records"}
 _YAML11_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
-_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init"}
+_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init", "settle_at"}
 
 
 # The paper's names of some keys: a user who writes them is pointed at the key.
@@ -185,6 +188,8 @@ def _check_value(path, value, default, origin):
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected >= {_AT_LEAST[name]}")
     if name in _ABOVE and value <= _ABOVE[name]:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected > {_ABOVE[name]}")
+    if name == "settle_at" and not 0.0 <= value <= 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction of the run in [0, 1]")
     if name == "extra_weight" and not 0.0 <= value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in [0, 1)")
     if name == "alpha_beta_2" and not 0.0 < value < 1.0:

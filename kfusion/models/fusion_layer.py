@@ -35,18 +35,20 @@ class FusionWeights(keras.layers.Layer):
         penalty: lambda of Eq. 4 (5e3 with the data loss in mm^2 as
             ``0.5 * mean_batch sum (y_hat - y)^2``); 0 disables the loss.
         alpha_squared: use ``sigmoid(alpha^2 (l - beta))`` (the authors' code).
-        rate: the variables hold ``alpha / rate`` and ``beta / rate`` (and the free logits / rate),
-            so an optimiser whose step is about its learning rate in every variable (Adam) moves
-            alpha and beta ``rate`` times faster than the network's weights. 1 is the paper; a
-            short CPU training needs more to reach the sharp fusion the penalty asks for.
+
+    How fast alpha and beta learn is the optimizer's business, not the layer's: kfusion trains them
+    on their own Adam (:mod:`kfusion.train.step`). Files saved by kfusion <= 0.1 may hold a config
+    ``rate`` r (the variables then held alpha / r, beta / r): they load with the values multiplied back.
 
     Call: ``layer(x)`` with any tensor ``x`` (only ties the layer into the graph); returns the
     weights, shape (L,), in the layer's compute dtype.
     """
 
     def __init__(self, num_weights, mode="trainable", alpha_init=0.1, beta_init=0.0, penalty=5e3,
-                 alpha_squared=False, rate=1.0, **kwargs):
+                 alpha_squared=False, **kwargs):
+        legacy_rate = float(kwargs.pop("rate", 1.0))  # files of kfusion <= 0.1 (see the class docstring)
         super().__init__(**kwargs)
+        self._legacy_rate = legacy_rate
         if mode not in MODES:
             raise ValueError(f"FusionWeights: mode is {mode!r}; expected one of {list(MODES)}")
         if int(num_weights) < 1:
@@ -59,18 +61,17 @@ class FusionWeights(keras.layers.Layer):
         self.beta_init = float(beta_init)
         self.penalty = float(penalty)
         self.alpha_squared = bool(alpha_squared)
-        self.rate = float(rate)
-        if self.rate <= 0:
-            raise ValueError(f"FusionWeights: rate is {rate}; expected > 0")
+        if legacy_rate <= 0:
+            raise ValueError(f"FusionWeights: rate is {legacy_rate}; expected > 0")
 
     def build(self, input_shape=None):
         if self.mode == "trainable":
             self.alpha = self.add_weight(name="alpha", shape=(), dtype="float32", autocast=False,
-                                         initializer=keras.initializers.Constant(self.alpha_init / self.rate))
+                                         initializer=keras.initializers.Constant(self.alpha_init))
             self.beta = self.add_weight(name="beta", shape=(), dtype="float32", autocast=False,
-                                        initializer=keras.initializers.Constant(self.beta_init / self.rate))
+                                        initializer=keras.initializers.Constant(self.beta_init))
         elif self.mode == "free":
-            logits = [self.alpha_init * (l - self.beta_init) / self.rate for l in range(self.num_weights)]
+            logits = [self.alpha_init * (l - self.beta_init) for l in range(self.num_weights)]
             self.logits = self.add_weight(name="logits", shape=(self.num_weights,), dtype="float32",
                                           autocast=False, initializer=keras.initializers.Constant(logits))
         self.built = True
@@ -81,18 +82,25 @@ class FusionWeights(keras.layers.Layer):
         if self.mode == "fixed":
             return ops.cast(ops.greater(layers, self.beta_init), "float32")
         if self.mode == "free":
-            return ops.sigmoid(self.rate * ops.convert_to_tensor(self.logits))
+            return ops.sigmoid(ops.convert_to_tensor(self.logits))
         alpha = self.alpha_value()
         slope = alpha * alpha if self.alpha_squared else alpha
         return ops.sigmoid(slope * (layers - self.beta_value()))
 
     def alpha_value(self):
-        """alpha (float32 scalar tensor): the variable ``alpha`` times ``rate``."""
-        return self.rate * ops.convert_to_tensor(self.alpha)
+        """alpha (float32 scalar tensor)."""
+        return ops.convert_to_tensor(self.alpha)
 
     def beta_value(self):
-        """beta (float32 scalar tensor): the variable ``beta`` times ``rate``."""
-        return self.rate * ops.convert_to_tensor(self.beta)
+        """beta (float32 scalar tensor)."""
+        return ops.convert_to_tensor(self.beta)
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        if self._legacy_rate != 1.0:  # the file's variables hold alpha / rate, beta / rate, logits / rate
+            for v in self.trainable_variables:
+                v.assign(v * self._legacy_rate)
+            self._legacy_rate = 1.0
 
     def penalty_loss(self):
         """``penalty / alpha^2`` as a float32 scalar (mode "trainable" only)."""
@@ -111,8 +119,7 @@ class FusionWeights(keras.layers.Layer):
         config = super().get_config()
         config.pop("rate", None)  # a legacy file's rate is folded into the variables on load
         config.update(num_weights=self.num_weights, mode=self.mode, alpha_init=self.alpha_init,
-                      beta_init=self.beta_init, penalty=self.penalty, alpha_squared=self.alpha_squared,
-                      rate=self.rate)
+                      beta_init=self.beta_init, penalty=self.penalty, alpha_squared=self.alpha_squared)
         return config
 
 

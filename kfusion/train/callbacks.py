@@ -143,3 +143,16 @@ class SaveNetwork(keras.callbacks.Callback):
             from kfusion.models import save_model
 
             save_model(_network(self.model), self.pattern.format(epoch=epoch + 1))
+
+
+class SettleFusion(keras.callbacks.Callback):
+    """At the start of epoch ``epoch`` (0-based) and after, settle the fusion point
+    (``TrainingModel.settle_fusion_point``): beta stays put, alpha sharpens the weights."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = int(epoch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch >= self.epoch and hasattr(self.model, "settle_fusion_point"):
+            self.model.settle_fusion_point()

@@ -180,6 +180,8 @@ def fit_distributed(strategy, stage, run_dir, *, checkpoint_every=1, jit_compile
     try:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
+            if stage.settle_epoch is not None and epoch >= stage.settle_epoch:
+                model.settle_fusion_point()
             total_loss = total_metric = 0.0
             for _ in range(steps_per_epoch):
                 if profile and is_chief and global_step == 2:

@@ -46,9 +46,11 @@ class Stage:
         batch_size, epochs: the global batch and the run length; ``steps_per_epoch`` (None: one
             pass over ``num_samples``).
         learning_rate, schedule: Adam's rate for the weights; ``constant`` or ``cosine``.
-        fusion_optimizer: ``{"learning_rate", "beta_2"}`` of the fusion parameters' own Adam, or
-            None (one optimizer for everything: the paper).
+        fusion_optimizer: ``{"learning_rate", "beta_2"}`` of alpha's own Adam, or None (one
+            optimizer for everything: the paper).
         fusion_trace: record alpha, beta and the weights after every epoch (Fig. 4).
+        settle_epoch: from this epoch (0-based) on, the fusion point is settled (beta fixed in the
+            middle of its block, ``TrainingModel.settle_fusion_point``); None: never (the paper).
     """
 
     name: str
@@ -65,6 +67,7 @@ class Stage:
     steps_per_epoch: Optional[int] = None
     fusion_optimizer: Optional[dict] = None
     fusion_trace: bool = False
+    settle_epoch: Optional[int] = None
 
     def steps(self):
         return self.steps_per_epoch or max(1, self.num_samples // self.batch_size)
@@ -104,7 +107,7 @@ def fit(stage, run_dir, *, strategy, checkpoint_every=1, jit_compile=False, verb
     """Train ``stage`` with ``model.fit`` under ``strategy`` (default or mirrored); returns the
     trained network. Saves ``run_dir/model.keras`` and ``train_summary.json``."""
     from kfusion.models import save_model
-    from kfusion.train.callbacks import history_from_log, standard_callbacks
+    from kfusion.train.callbacks import SettleFusion, history_from_log, standard_callbacks
 
     run_dir = Path(run_dir)
     with strategy.scope():
@@ -116,7 +119,8 @@ def fit(stage, run_dir, *, strategy, checkpoint_every=1, jit_compile=False, verb
     history = model.fit(train, validation_data=val, epochs=stage.epochs, verbose=verbose,
                         steps_per_epoch=stage.steps_per_epoch or None,
                         callbacks=standard_callbacks(run_dir, checkpoint_every=checkpoint_every,
-                                                     fusion_trace=stage.fusion_trace, profile=profile))
+                                                     fusion_trace=stage.fusion_trace, profile=profile)
+                        + ([SettleFusion(stage.settle_epoch)] if stage.settle_epoch is not None else []))
     seconds = time.perf_counter() - t0
     save_model(network, run_dir / "model.keras")
     write_json(run_dir / "train_summary.json", {  # a resumed run's log.csv holds every epoch
@@ -217,7 +221,7 @@ def build_fusion_from_config(cfg, strategy_name=None):
 
 
 def fusion_optimizer_settings(cfg):
-    """The fusion parameters' own Adam (``fusion.alpha_optimizer``), or None for the paper's one optimizer."""
+    """alpha's own Adam (``fusion.alpha_optimizer``), or None for the paper's one optimizer."""
     f = cfg["fusion"]
     if f["alpha_optimizer"] == "shared":
         return None
@@ -243,7 +247,14 @@ def fusion_stage(cfg, train_cache, val_cache, strategy_name=None):
                  loss=pose_loss, metric=mpjpe_per_pose, batch_size=int(f["batch_size"]), epochs=int(f["epochs"]),
                  num_samples=len(train_cache), learning_rate=f["learning_rate"],
                  steps_per_epoch=cfg["train"]["steps_per_epoch"], fusion_optimizer=fusion_optimizer_settings(cfg),
-                 fusion_trace=True)
+                 fusion_trace=True, settle_epoch=settle_epoch(cfg))
+
+
+def settle_epoch(cfg):
+    """The epoch (0-based) from which the fusion point is settled (``fusion.settle_at``, a fraction of
+    the run), or None."""
+    f = cfg["fusion"]
+    return None if f["settle_at"] is None else int(round(f["settle_at"] * int(f["epochs"])))
 
 
 # ----------------------------------------------------------------------------- lifting baseline

@@ -7,15 +7,17 @@ losses the layers add (the fusion layer's ``lambda / alpha^2``, Eq. 4), scaled f
 sync, and the update by **two optimizers**:
 
 - ``optimizer`` for the network's weights;
-- ``fusion_optimizer`` for the fusion parameters (alpha and beta of ``FusionWeights``, or the free
-  logits), when one is given; without it (the paper's setting) the one optimizer updates all.
+- ``fusion_optimizer`` for alpha of ``FusionWeights`` (the one variable the penalty acts on), when
+  one is given; without it (the paper's setting) the one optimizer updates all. beta, the free
+  weights' logits and every other weight stay on ``optimizer``.
 
-Why the fusion parameters have their own optimizer: the penalty's gradient ``-2 lambda / alpha^3``
-is about -1e7 at alpha = 0.1. Adam keeps that gradient's square in its second moment and forgets it
-at rate ``beta_2`` per step, so with the usual ``beta_2 = 0.999`` alpha's steps stay tiny for
-thousands of steps after the penalty has stopped being large; an Adam with a short memory
-(``beta_2 = 0.99``) for alpha and beta alone lets alpha grow as the penalty asks, and the weights'
-optimizer keeps its usual settings.
+Why alpha has its own optimizer: the penalty's gradient ``-2 lambda / alpha^3`` is about -1e7 at
+alpha = 0.1. Adam keeps that gradient's square in its second moment and forgets it at rate
+``beta_2`` per step, so with the usual ``beta_2 = 0.999`` alpha's steps stay tiny for thousands of
+steps after the penalty has stopped being large; an Adam with a short memory (``beta_2 = 0.9``) for
+alpha alone lets it grow as the penalty asks, and the weights' optimizer keeps its usual settings.
+beta is not on it: the penalty does not act on beta, and where to fuse is the data's to decide, at
+the pace of the other weights.
 
 ``model.fit`` calls ``train_step`` (``update`` plus Keras' loss tracker and compiled metrics); the
 multi-worker loop (:mod:`kfusion.train.distributed`) calls ``update`` itself inside
@@ -26,25 +28,28 @@ import tensorflow as tf
 
 
 def fusion_variables(network):
-    """The trainable variables of the network's ``FusionWeights`` layer (alpha, beta or the free
-    logits); [] for networks without one."""
+    """The variable the penalty acts on: alpha of a trainable ``FusionWeights`` layer; [] for networks
+    without one (beta, the free weights' logits and every other weight stay on the main optimizer)."""
     from kfusion.models.fusion import find_fusion_weights_layer
 
     layer = find_fusion_weights_layer(network)
-    return list(layer.trainable_variables) if layer is not None else []
+    return [layer.alpha] if layer is not None and layer.mode == "trainable" and layer.trainable else []
 
 
 class TrainingModel(keras.Model):
     """``network`` with the training step of :mod:`kfusion.train.step`.
 
     ``compile(optimizer=..., fusion_optimizer=None, loss=..., metrics=...)``: ``fusion_optimizer``
-    updates the fusion parameters (see the module docstring); the rest is Keras' ``compile``.
+    updates alpha (see the module docstring); the rest is Keras' ``compile``.
     """
 
     def __init__(self, network, **kwargs):
         super().__init__(name=kwargs.pop("name", f"training_{network.name}"), **kwargs)
         self.network = network
         self.fusion_optimizer = None
+        # beta once the fusion point is settled (NaN: not yet); see settle_fusion_point
+        self.settled_beta = self.add_weight(shape=(), initializer=keras.initializers.Constant(float("nan")),
+                                            trainable=False, name="settled_beta")
         self.built = network.built  # a functional network is built: so is its wrapper (backups need it)
         self.output_names = list(network.output_names)  # losses and metrics by output name (the hourglass)
 
@@ -55,6 +60,22 @@ class TrainingModel(keras.Model):
         super().compile(optimizer=optimizer, **kwargs)
         self.fusion_optimizer = fusion_optimizer if fusion_variables(self.network) else None
         self.build_optimizers()  # now, with each optimizer's own variables (a backup restores into them)
+
+    def settle_fusion_point(self):
+        """From now on beta stays in the middle of the fusion block it points at, ``floor(beta) + 0.5``
+        (the block every weight above it fuses from), while alpha keeps growing: the weights turn
+        binary and the network has the rest of the run to adapt to that fusion point. Returns the
+        settled beta, or None for a network without trainable fusion weights. Idempotent."""
+        from kfusion.models.fusion import find_fusion_weights_layer
+
+        layer = find_fusion_weights_layer(self.network)
+        if layer is None or layer.mode != "trainable":
+            return None
+        if bool(tf.math.is_nan(self.settled_beta)):
+            last = layer.num_weights - 1
+            self.settled_beta.assign(min(max(float(tf.floor(layer.beta)) + 0.5, -0.5), last - 0.5))
+            layer.beta.assign(self.settled_beta)
+        return float(self.settled_beta)
 
     def variable_groups(self):
         """``(weights, fusion)``: the variables of ``optimizer`` and of ``fusion_optimizer``."""
@@ -88,7 +109,16 @@ class TrainingModel(keras.Model):
             fusion_grads = [tf.where(tf.math.is_finite(g), g * tf.cast(unscale, g.dtype), tf.zeros_like(g))
                             for g in grads[len(weights):]]
             self.fusion_optimizer.apply_gradients(zip(fusion_grads, fusion))
+        self._hold_settled_beta()
         return loss, y_pred
+
+    def _hold_settled_beta(self):
+        from kfusion.models.fusion import find_fusion_weights_layer
+
+        layer = find_fusion_weights_layer(self.network)
+        if layer is not None and layer.mode == "trainable":
+            settled = tf.convert_to_tensor(self.settled_beta)
+            layer.beta.assign(tf.where(tf.math.is_nan(settled), tf.convert_to_tensor(layer.beta), settled))
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

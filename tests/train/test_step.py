@@ -33,8 +33,9 @@ def _state(model):
 
 @pytest.mark.parametrize("frozen", ["weights", "fusion"])
 def test_each_optimizer_updates_only_its_own_variables(tmp_path, frozen):
-    """An optimizer with learning rate 0 leaves exactly its own variables unchanged: swapping the
-    two groups (alpha and beta on the weights' optimizer, or the reverse) fails here."""
+    """An optimizer with learning rate 0 leaves exactly its own variables unchanged: alpha (the
+    penalty's variable) on the fusion optimizer, beta and every weight on the main one. Swapping the
+    groups fails here."""
     import keras
 
     cfg = tiny_config(tmp_path)
@@ -45,9 +46,9 @@ def test_each_optimizer_updates_only_its_own_variables(tmp_path, frozen):
     a0, b0, w0 = _state(model)
     model.update(x, y)
     a1, b1, w1 = _state(model)
-    weights_moved = any(not np.array_equal(p, q) for p, q in zip(w0, w1))
-    fusion_moved = a1 != a0 and b1 != b0
-    assert (weights_moved, fusion_moved) == ((False, True) if frozen == "weights" else (True, False))
+    weights_moved = any(not np.array_equal(p, q) for p, q in zip(w0, w1)) or b1 != b0  # beta: a weight
+    alpha_moved = a1 != a0
+    assert (weights_moved, alpha_moved) == ((False, True) if frozen == "weights" else (True, False))
 
 
 def test_without_a_fusion_optimizer_one_optimizer_updates_everything(tmp_path):
@@ -83,13 +84,14 @@ def test_alpha_grows_several_times_faster_than_with_the_papers_setting(tmp_path)
 
 
 def test_prune_of_a_trained_sharp_model_is_exact(tmp_path):
-    """Trained until its weights are binary, the pruned network computes what the trained one does."""
+    """Trained until its weights are binary (the fusion point settled from epoch 3 on, alpha growing),
+    the pruned network computes what the trained one does."""
     from kfusion.models.fusion import fusion_weights
     from kfusion.models.pruning import prune
     from kfusion.data.cache import fusion_dataset
     from kfusion.train import driver
 
-    cfg = tiny_config(tmp_path, epochs=6, alpha_learning_rate=0.5)
+    cfg = tiny_config(tmp_path, epochs=10, alpha_learning_rate=2.0, alpha_beta_2=0.5, penalty=5e11, settle_at=0.3)
     model = driver.train_fusion(cfg, make_cache(64, seed=0), None, tmp_path / "fusion", verbose=0)
     w = np.asarray(fusion_weights(model)["weights"])
     assert np.all(np.minimum(w, 1 - w) < 1e-3), w  # binary
@@ -98,3 +100,17 @@ def test_prune_of_a_trained_sharp_model_is_exact(tmp_path):
     x, _ = next(iter(fusion_dataset(make_cache(32, seed=1), cfg, training=False, batch_size=32)))
     diff = np.abs(np.asarray(pruned(x, training=False)) - np.asarray(model(x, training=False))).max()
     assert diff < 1e-3, diff  # mm
+
+
+def test_settling_holds_beta_in_the_middle_of_its_block(tmp_path):
+    """From the settle epoch on, beta is floor(beta) + 0.5 at every epoch end; before, it learns."""
+    import json
+
+    from kfusion.train import driver
+
+    cfg = tiny_config(tmp_path, epochs=4, alpha_learning_rate=0.5, settle_at=0.5, beta_init=2.9)
+    driver.train_fusion(cfg, make_cache(64, seed=0), None, tmp_path / "fusion", verbose=0)
+    trace = json.loads((tmp_path / "fusion" / "fusion_trace.json").read_text())["epochs"]
+    betas = [r["beta"] for r in trace]  # epoch 0 (before training) .. 4
+    assert betas[1] != pytest.approx(2.9, abs=1e-6)  # learning before the settle epoch (2)
+    assert betas[3] == pytest.approx(np.floor(betas[2]) + 0.5, abs=1e-6) == pytest.approx(betas[4], abs=1e-6)
