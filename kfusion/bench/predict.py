@@ -23,6 +23,7 @@ import numpy as np
 
 from kfusion.bench.tables import publish
 from kfusion.errors import KfusionError
+from kfusion.eval.photos import BlazePoseFull
 from kfusion.eval.tables import markdown_table
 from kfusion.export.detector import PersonDetector
 from kfusion.timing import cpu_cores
@@ -72,31 +73,6 @@ class TimedDetector(PersonDetector):
     def __init__(self, clock, **kwargs):
         super().__init__(**kwargs)
         self.raw = clock.timed(super().raw)
-
-
-class LandmarkNetwork:
-    """``pose_landmark_full.tflite`` on ai-edge-litert: ``net(x)`` -> (33, 2) landmarks in input px for
-    x float32 (1, 256, 256, 3) RGB in [0, 1] (the first output of 195 values: 39 points x (x, y, z,
-    visibility, presence))."""
-
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        path = Path(path)
-        if not path.is_file():
-            raise KfusionError(f"{path}: BlazePose-full model not found (expected {PEER_NAME})")
-        self._it = Interpreter(model_path=str(path))
-        self._it.allocate_tensors()
-        self._input = self._it.get_input_details()[0]["index"]
-        outs = [o["index"] for o in self._it.get_output_details() if int(np.prod(o["shape"])) == 195]
-        if not outs:
-            raise KfusionError(f"{path}: no output of 195 values; expected MediaPipe pose_landmark_full")
-        self._output = outs[0]
-
-    def __call__(self, x):
-        self._it.set_tensor(self._input, x)
-        self._it.invoke()
-        return self._it.get_tensor(self._output).reshape(39, 5)[:33, :2].copy()
 
 
 def kfusion_pipeline(est):
@@ -160,7 +136,7 @@ def bench(images, model=None, peer=None, repeats=20):
                     metadata=found.metadata, detector=detector)
     pipelines = {"kfusion": kfusion_pipeline(est)}
     if peer is not None:
-        pipelines["blazepose"] = blazepose_pipeline(detector, clock.timed(LandmarkNetwork(peer)))
+        pipelines["blazepose"] = blazepose_pipeline(detector, clock.timed(BlazePoseFull(peer)))
     per_image = [time_pipelines(pipelines, clock, rgb, repeats) for rgb in images]
     report = {"people_found": sum(bool(detector.detect(rgb)) for rgb in images)}
     for name in pipelines:

@@ -72,15 +72,18 @@ class BlazePoseFull:
             raise KfusionError(f"{path}: no output of 195 values; expected MediaPipe pose_landmark_full")
         self._landmarks = outs[0]["index"]
 
+    def __call__(self, x):
+        """The network alone: x float32 (1, 256, 256, 3) RGB in [0, 1] -> (33, 2) landmarks, input px."""
+        self._it.set_tensor(self._input, x)
+        self._it.invoke()
+        return self._it.get_tensor(self._landmarks).reshape(39, 5)[:33, :2].copy()
+
     def predict(self, crop):
         from PIL import Image
 
         h = crop.shape[0]
         x = np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.BILINEAR), np.float32) / 255.0
-        self._it.set_tensor(self._input, x[None])
-        self._it.invoke()
-        pts = self._it.get_tensor(self._landmarks).reshape(39, 5)[:33, :2]
-        return pts * (h / self.size)
+        return self(x[None]) * (h / self.size)
 
 
 def read_heldout(root, first=HELD_OUT[0], last=HELD_OUT[1]):
