@@ -34,7 +34,7 @@ def bench_hourglass(preset, batch, precision, jit, steps, warmup):
     import keras
 
     from kfusion.models.hourglass import PRESETS, build_hourglass
-    from kfusion.train.losses import heatmap_loss
+    from kfusion.models.losses import heatmap_loss
 
     keras.mixed_precision.set_global_policy(precision)
     size = PRESETS[preset]["input_size"]
@@ -53,7 +53,7 @@ def bench_fusion(preset, batch, precision, jit, steps, warmup):
     import keras
 
     from kfusion.models.fusion import PRESETS, build_fusion_network
-    from kfusion.train.losses import pose_loss
+    from kfusion.models.losses import pose_loss
 
     keras.mixed_precision.set_global_policy(precision)
     size = PRESETS[preset]["input_size"]

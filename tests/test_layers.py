@@ -34,9 +34,6 @@ FACADE_NAMES = {"__version__"}
 ALLOWED_UPWARD = {
     ("kfusion", "kfusion.export.estimator"): (
         "load", "the facade kfusion.load() imports the estimator lazily, inside load() only"),
-    ("kfusion.models", "kfusion.train.losses"): (
-        "module", "models.load_model registers the training losses that a model saved while compiled names "
-                  "(TRAINING_MODULES); to be moved below models/ with train/losses.py"),
 }
 MODULE_STRING = re.compile(r"kfusion(\.\w+)+")
 

@@ -59,7 +59,7 @@ def root_align(pred, gt, root=0):
 
 def mpjpe(pred, gt):
     """Mean per-joint position error: mean_j |pred_j - gt_j|. (..., J, 3) mm -> (...) mm."""
-    from kfusion.train.losses import mpjpe_per_pose  # the one MPJPE, here on numpy arrays
+    from kfusion.models.losses import mpjpe_per_pose  # the one MPJPE, here on numpy arrays
 
     pred, gt = _check_pair(pred, gt, 3)
     return np.asarray(mpjpe_per_pose(gt, pred, dtype="float64"), np.float64)

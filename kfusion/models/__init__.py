@@ -29,9 +29,9 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 # Modules that register kfusion's Keras layers (imported before any model is loaded).
 LAYER_MODULES = ("fusion_layer", "fusion", "hourglass", "lifting", "end_to_end")
-# Training losses and metrics, by module name: a model saved while compiled (a run's model.keras, or
-# an older end_to_end.keras whose nested network kept its compile config) names them.
-TRAINING_MODULES = ("kfusion.train.losses",)
+# The losses and metrics, by module name: a model saved while compiled (an older run's model.keras or
+# end_to_end.keras whose nested network kept its compile config) names them.
+TRAINING_MODULES = ("kfusion.models.losses",)
 
 
 def load_model(path, *, compile=False):

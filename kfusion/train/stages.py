@@ -77,7 +77,7 @@ class Stage:
         inside the strategy's scope)."""
         import keras
 
-        from kfusion.train.losses import MPJPE
+        from kfusion.models.losses import MPJPE
         from kfusion.train.step import TrainingModel
 
         model = TrainingModel(network)
@@ -135,7 +135,7 @@ def hourglass_stage(cfg):
     """The stacked hourglass on the records of ``cfg`` (``hourglass.checkpoint``: start from it)."""
     from kfusion.data.pipeline import make_dataset
     from kfusion.data.records import read_manifest, record_files
-    from kfusion.train.losses import heatmap_loss
+    from kfusion.models.losses import heatmap_loss
 
     hg, data = cfg["hourglass"], cfg["data"]
     size, hm = cache_lib.hourglass_sizes(cfg)
@@ -230,7 +230,7 @@ def fusion_optimizer_settings(cfg):
 
 def fusion_stage(cfg, train_cache, val_cache, strategy_name=None):
     """One fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches."""
-    from kfusion.train.losses import mpjpe_per_pose, pose_loss
+    from kfusion.models.losses import mpjpe_per_pose, pose_loss
 
     f = cfg["fusion"]
 
@@ -262,7 +262,7 @@ def lifting_stage(cfg, train_cache, val_cache, ground_truth=False):
     """The lifting baseline on the same predicted maps, decoded to 2D (``ground_truth``: on the true
     2D joints of the same crops instead)."""
     from kfusion.models.lifting import build_lifting_baseline
-    from kfusion.train.losses import mpjpe_per_pose, pose_loss
+    from kfusion.models.losses import mpjpe_per_pose, pose_loss
 
     lf = cfg["lifting"]
 
@@ -298,7 +298,7 @@ def lifting_pairs_stage(cfg, data_dir):
 
     from kfusion.data.posepairs import training_arrays
     from kfusion.models.lifting import build_lifting_baseline
-    from kfusion.train.losses import mpjpe_per_pose, pose_loss
+    from kfusion.models.losses import mpjpe_per_pose, pose_loss
 
     lf = cfg["lifting"]
     x, y, _ = training_arrays(data_dir, cfg["data"]["train_split"])

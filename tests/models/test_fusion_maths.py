@@ -8,7 +8,7 @@ import keras
 
 from kfusion.models.fusion import build_fusion_network
 from kfusion.models.fusion_layer import FusionWeights
-from kfusion.train.losses import pose_loss
+from kfusion.models.losses import pose_loss
 from kfusion.train.step import TrainingModel
 
 

@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent("""
         return [c for v in x for c in compile_configs(v)] if isinstance(x, list) else []
     assert compile_configs(json.loads(zipfile.ZipFile(e2e).read("config.json"))) == [], "compile config saved"
     model = keras.saving.load_model(e2e, compile=False, safe_mode=True)
-    assert "kfusion.train.losses" not in sys.modules
+    assert "kfusion.models.losses" not in sys.modules
     models.load_model(legacy)  # a nested network saved compiled: kfusion.models.load_model registers the losses
     print("loaded", model.name)
 """)
@@ -38,7 +38,7 @@ def test_end_to_end_of_a_trained_run_loads_in_a_fresh_process(tmp_path, tiny_cac
     assert not fusion.compiled  # it trained inside its TrainingModel wrapper
     e2e = driver.save_end_to_end(tmp_path / "hourglass.keras", fusion, tmp_path / "fusion")
     # as end_to_end.keras files were written before: the nested network kept its compile config
-    from kfusion.train.losses import MPJPE, pose_loss
+    from kfusion.models.losses import MPJPE, pose_loss
 
     fusion.compile(optimizer="adam", loss=pose_loss, metrics=[MPJPE()])
     legacy = tmp_path / "legacy.keras"

@@ -7,7 +7,7 @@ from conftest import make_cache, tiny_config
 
 def _compiled(cfg, main, fusion):
     from kfusion.train import stages
-    from kfusion.train.losses import pose_loss
+    from kfusion.models.losses import pose_loss
     from kfusion.train.step import TrainingModel
 
     model = TrainingModel(stages.build_fusion_from_config(cfg))
