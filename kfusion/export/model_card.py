@@ -35,18 +35,29 @@ TRAINING_DATA = {
 
 
 def training_data(config_path):
-    """(description, licence) of the records a model was trained on, from its run's config."""
+    """Lines naming every training set of a model, each with its terms, from its run's config: the
+    records of the stage (``data.records``) and the 2D-only records its hourglass also learned from
+    (``hourglass.extra_records`` of the run's hourglass stage, or of the config itself)."""
     from kfusion.data.records import read_manifest
 
-    source = "synthetic"
+    sources = []
     if config_path:
-        d = read_json(config_path).get("data", {})
-        source = d.get("source", source)
-        try:
-            source = read_manifest(d.get("records"))["source"]
-        except (KfusionError, OSError, TypeError, KeyError):
-            pass
-    return TRAINING_DATA.get(source, (f"Records of source `{source}`.", f"Check the licence of `{source}`."))
+        cfg = read_json(config_path)
+        d = cfg.get("data", {})
+        hg_config = Path(config_path).parent.parent / "hourglass" / "config.json"
+        hg = read_json(hg_config).get("hourglass", {}) if hg_config.is_file() else cfg.get("hourglass", {})
+        for records, fallback in ([(d.get("records"), d.get("source", "synthetic"))]
+                                  + [(r, "2D-only records") for r in hg.get("extra_records") or []]):
+            try:
+                source = read_manifest(records)["source"]
+            except (KfusionError, OSError, TypeError, KeyError):
+                source = fallback
+            sources.append(source)
+    lines = []
+    for source in dict.fromkeys(sources or ["synthetic"]):
+        what, terms = TRAINING_DATA.get(source, (f"Records of source `{source}`.", f"Check the licence of `{source}`."))
+        lines.append(f"- {what} {terms}")
+    return lines
 
 
 def find_results(model_path):

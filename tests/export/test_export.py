@@ -71,6 +71,14 @@ def test_model_card_names_research_only_training_data(tmp_path):
     write_json(tmp_path / "config.json", {"data": {"source": "synthetic", "records": str(tmp_path / "none")}})
     text = " ".join(training_data(tmp_path / "config.json"))
     assert "CMU" in text and "non-commercial" not in text
+    # the hourglass also learned from LSP-extended photographs: both sets, each with its terms
+    lsp = tmp_path / "lsp"
+    records.write_manifest(lsp, skeleton="lsp14", image_size=64, splits={"train": {"count": 1, "shards": 1}},
+                           source="lsp")
+    write_json(tmp_path / "config.json", {"data": {"source": "synthetic", "records": str(tmp_path / "none")},
+                                          "hourglass": {"extra_records": [str(lsp)]}})
+    lines = training_data(tmp_path / "config.json")
+    assert len(lines) == 2 and "CMU" in lines[0] and "LSP-extended" in lines[1] and "non-commercial" in lines[1]
 
 
 def test_tflite_pose_2d_and_confidence_parity(tiny_export, tiny_keras):
