@@ -51,13 +51,22 @@ def training_data(config_path):
             try:
                 source = read_manifest(records)["source"]
             except (KfusionError, OSError, TypeError, KeyError):
-                source = fallback
+                source = fallback if fallback != "2D-only records" else f"`{records}` (2D only, not readable here)"
             sources.append(source)
     lines = []
     for source in dict.fromkeys(sources or ["synthetic"]):
         what, terms = TRAINING_DATA.get(source, (f"Records of source `{source}`.", f"Check the licence of `{source}`."))
         lines.append(f"- {what} {terms}")
     return lines
+
+
+def _trained_epochs(stage_dir, configured):
+    """The epochs a stage trained (its ``train_summary.json``: ``--epochs`` may differ from the config)."""
+    path = Path(stage_dir) / "train_summary.json"
+    try:
+        return int(read_json(path)["epochs"]) if path.is_file() else configured
+    except (KfusionError, KeyError, TypeError, ValueError):
+        return configured
 
 
 def find_results(model_path):
@@ -133,12 +142,14 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
         cfg = read_json(config_path)
         d = cfg.get("data", {})
         hg_config = Path(config_path).parent.parent / "hourglass" / "config.json"
-        if hg_config.is_file():  # the hourglass stage's own config says how long it trained
+        if hg_config.is_file():  # the hourglass stage's own config says how it trained
             cfg = {**cfg, "hourglass": read_json(hg_config).get("hourglass", {})}
+        hg_epochs = _trained_epochs(hg_config.parent, cfg.get("hourglass", {}).get("epochs"))
+        fusion_epochs = _trained_epochs(Path(config_path).parent, cfg.get("fusion", {}).get("epochs"))
         lines += [f"Config (`{config_path}`): source `{d.get('source')}`, records `{d.get('records')}` "
                   f"({_split_counts(d.get('records'))}), hourglass preset `{cfg.get('hourglass', {}).get('preset')}` "
-                  f"({cfg.get('hourglass', {}).get('epochs')} epochs), "
-                  f"fusion preset `{cfg.get('fusion', {}).get('preset')}` ({cfg.get('fusion', {}).get('epochs')} "
+                  f"({hg_epochs} epochs), "
+                  f"fusion preset `{cfg.get('fusion', {}).get('preset')}` ({fusion_epochs} "
                   "epochs) strategy "
                   f"`{cfg.get('fusion', {}).get('strategy')}`, seed {cfg.get('seed')}.", ""]
     lines += ["## Measured errors", ""]
