@@ -55,7 +55,13 @@ def test_mapping_moves_named_joints():
 
 def test_mapping_errors():
     with pytest.raises(ValueError, match="no joint mapping"):
-        sk.mapping("lsp14", "h36m17")
+        sk.mapping("humaneva15", "lsp14")
+    # a correspondence defined one way serves the other: lsp14 -> h36m17 from h36m17 -> lsp14
+    src, dst = sk.mapping("lsp14", "h36m17")
+    back_src, back_dst = sk.mapping("h36m17", "lsp14")
+    assert sorted(zip(src, dst)) == sorted(zip(back_dst, back_src))
+    with pytest.raises(ValueError, match="have no source joint"):  # h36m17's pelvis is not in lsp14
+        sk.convert(np.zeros((14, 3)), "lsp14", "h36m17")
     with pytest.raises(ValueError, match="shape"):
         sk.convert(np.zeros((16, 3)), "h36m17", "mpii16")
     with pytest.raises(ValueError, match="have no source joint"):
