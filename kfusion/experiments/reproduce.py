@@ -220,7 +220,7 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
     times["heatmap_cache"] = time.perf_counter() - t0
     hm_pck = _heatmap_quality(test_cache)
 
-    results, models, preds, seed_rows = {}, {}, {}, {}
+    results, models, preds, seed_rows, seed_preds = {}, {}, {}, {}, {}
     for k in range(int(seeds)):
         cfg_k = cfg if k == 0 else config_mod.override(cfg, "seed", cfg["seed"] + k)
         for label, strategy in VARIANTS:
@@ -250,6 +250,7 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
                     row["fusion"] = state
                     row["binary"] = bool(np.all(np.minimum(state["weights"], 1 - np.asarray(state["weights"])) <= 0.01))
             seed_rows.setdefault(label, []).append(row)
+            seed_preds.setdefault(label, []).append(pred)
             if k == 0:
                 results[label] = dict(row)
                 models[strategy], preds[strategy] = model, pred
@@ -265,12 +266,12 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
                                                "weights": r["fusion"]["weights"], "binary": r["binary"]}
                                               for r in rows]
 
-    # Table 6 analogue: the sharpness penalty (pruned) against free weights (unpruned).
+    # Table 6 analogue: the sharpness penalty (pruned) against free weights (unpruned), the seed-0 models.
     table6 = {
         "With regularisation (pruned)": _pruned_row(models["trainable"], preds["trainable"], test_cache, cfg,
-                                                    results["Trainable Fusion"]["mpjpe"]),
+                                                    seed_rows["Trainable Fusion"][0]["mpjpe"]),
         "Without regularisation (free w)": _pruned_row(models["free"], preds["free"], test_cache, cfg,
-                                                       results["Trainable, no penalty (free w)"]["mpjpe"],
+                                                       seed_rows["Trainable, no penalty (free w)"][0]["mpjpe"],
                                                        use_pruned=False),
     }
 
@@ -278,6 +279,9 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
     per_action = evaluate.per_action_table(
         {label: evaluate.pose_metrics(preds[s], test_cache.pose_3d)["mpjpe"] for label, s in VARIANTS},
         test_cache.actions)
+    per_action_seeds = [evaluate.per_action_table(  # every seed's table: mean +- std per cell
+        {label: evaluate.pose_metrics(p[k], test_cache.pose_3d)["mpjpe"] for label, p in seed_preds.items()
+         if k < len(p)}, test_cache.actions).as_dict() for k in range(int(seeds))]
     h36m = None
     if cfg["data"]["source"] == "h36m":
         from kfusion.eval.protocols import h36m_tables
@@ -291,7 +295,7 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
     results_all = {"preset": preset, "seed": cfg["seed"], "seeds": int(seeds), "config": cfg,
                    "claims": paper_claims(results), "binary_epoch": binary_epoch,
                    "counts": {"train": len(train_cache), "test": len(test_cache)}, "table5": results, "table6": table6,
-                   "table1": per_action.as_dict(), "heatmaps_2d": hm_pck, "figures": figs, "seconds": times}
+                   "table1": per_action.as_dict(), "table1_seeds": per_action_seeds, "heatmaps_2d": hm_pck, "figures": figs, "seconds": times}
     if h36m:
         results_all["h36m_table1"] = {label: {"protocol1": t["table1"], "protocol2": t["table2"]}
                                       for label, t in h36m.items()}
@@ -512,7 +516,8 @@ def report_markdown(r, per_action, comparison_table):
         lines += ["", *h36m_table1_markdown(r["h36m_table1"])]
     else:
         lines += ["", "## Table 1 analogue: MPJPE per action (mm)", "",
-                  per_action.to_markdown(row_label="Method"), ""]
+                  *(table1_over_seeds(r["table1_seeds"]) if len(r.get("table1_seeds", [])) > 1
+                    else [per_action.to_markdown(row_label="Method")]), ""]
     f = r["figures"]
     lines += ["## Figures", ""]
     if "fig4" in f:
@@ -528,6 +533,26 @@ def report_markdown(r, per_action, comparison_table):
     secs = r["seconds"]
     lines += ["## Time", "", " | ".join(f"{k}: {v / 60:.1f} min" for k, v in secs.items()), ""]
     return "\n".join(lines)
+
+
+def table1_over_seeds(tables):
+    """Markdown lines of per-action tables of several seeds (``Table.as_dict()`` each): mean ± std of
+    every cell over the seeds a row has (one seed: its value)."""
+    from kfusion.eval.tables import AVERAGE_LABEL, markdown_table
+
+    columns = tables[0]["columns"]
+    rows = []
+    for label in tables[0]["rows"]:
+        present = [t for t in tables if label in t["rows"]]
+
+        def cell(get):
+            v = np.array([get(t) for t in present], float)
+            return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+
+        rows.append([label, *(cell(lambda t, c=c: t["values"][label][c]) for c in columns),
+                     cell(lambda t: t["average"][label]), str(len(present))])
+    return [markdown_table(["Method", *columns, AVERAGE_LABEL, "seeds"], rows),
+            "", "Mean ± std over the seeds of each row (the lifting baselines: one seed)."]
 
 
 def h36m_table1_markdown(tables):

@@ -47,5 +47,8 @@ def test_smoke_reproduction_writes_every_table_and_figure(tmp_path):
     assert again["table6"]["Without regularisation (free w)"]["pruning"] == "impossible"
     report = (out / "report.md").read_text()
     assert "cannot be pruned" in report and f"{trainable['mpjpe']:.1f} ± {trainable['mpjpe_std']:.1f}" in report
+    assert len(again["table1_seeds"]) == 2 and "seeds" in report.split("Table 1 analogue")[1]
+    t6 = again["table6"]["With regularisation (pruned)"]
+    assert t6["mpjpe_unpruned"] == trainable["mpjpe_seeds"][0]  # Table 6 compares the seed-0 networks
     assert [c["claim"] for c in again["claims"]] == [c[0] for c in reproduce.CLAIMS]
     assert all(c["verdict"] in ("holds", "fails", "cannot be told at this noise") for c in again["claims"])
