@@ -233,11 +233,11 @@ def per_example_loss(stage, network, y, y_pred):
     """The stage's data loss of each example (B,): its loss, summed over the outputs it names."""
     import tensorflow as tf
 
-    if not isinstance(stage.loss, dict):
-        return tf.cast(stage.loss(y, y_pred), tf.float32)
+    losses = stage.output_losses(network)
+    if not isinstance(losses, dict):
+        return tf.cast(losses(y, y_pred), tf.float32)
     outputs = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
-    return tf.add_n([tf.cast(stage.loss.get(n, stage.loss.get("*"))(y[n], o), tf.float32)
-                     for n, o in zip(network.output_names, outputs)])
+    return tf.add_n([tf.cast(losses[n](y[n], o), tf.float32) for n, o in zip(network.output_names, outputs)])
 
 
 def _evaluate_local(stage, network, index, count, batch_size=256):

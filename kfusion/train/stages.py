@@ -72,6 +72,13 @@ class Stage:
     def steps(self):
         return self.steps_per_epoch or max(1, self.num_samples // self.batch_size)
 
+    def output_losses(self, network):
+        """The per-example loss, or for a ``{output name or "*": loss}`` stage one loss per output of
+        ``network`` (``"*"``: every output not named)."""
+        if not isinstance(self.loss, dict):
+            return self.loss
+        return {n: self.loss.get(n, self.loss.get("*")) for n in network.output_names}
+
     def compile(self, network, jit_compile=False):
         """``network`` wrapped in a compiled :class:`~kfusion.train.step.TrainingModel` (call this
         inside the strategy's scope)."""
@@ -88,10 +95,7 @@ class Stage:
         if self.fusion_optimizer is not None:
             fusion = keras.optimizers.Adam(self.fusion_optimizer["learning_rate"],
                                            beta_2=self.fusion_optimizer["beta_2"], name="fusion_adam")
-        loss = self.loss
-        if isinstance(loss, dict):  # one loss per output, named like the network's outputs
-            loss = {n: loss[n] if n in loss else loss["*"] for n in network.output_names}
-        model.compile(optimizer=keras.optimizers.Adam(lr), fusion_optimizer=fusion, loss=loss,
+        model.compile(optimizer=keras.optimizers.Adam(lr), fusion_optimizer=fusion, loss=self.output_losses(network),
                       metrics=[MPJPE()] if self.metric is not None else None, jit_compile=jit_compile)
         return model
 

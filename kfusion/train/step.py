@@ -26,14 +26,13 @@ multi-worker loop (:mod:`kfusion.train.distributed`) calls ``update`` itself ins
 import keras
 import tensorflow as tf
 
+from kfusion.models.fusion import find_fusion_weights_layer
 
-def fusion_variables(network):
-    """The variable the penalty acts on: alpha of a trainable ``FusionWeights`` layer; [] for networks
-    without one (beta, the free weights' logits and every other weight stay on the main optimizer)."""
-    from kfusion.models.fusion import find_fusion_weights_layer
 
-    layer = find_fusion_weights_layer(network)
-    return [layer.alpha] if layer is not None and layer.mode == "trainable" and layer.trainable else []
+def fusion_variables(layer):
+    """The variable the penalty acts on: alpha of a trainable ``FusionWeights`` layer; [] without one
+    (beta, the free weights' logits and every other weight stay on the main optimizer)."""
+    return [layer.alpha] if layer is not None and layer.trainable else []
 
 
 class TrainingModel(keras.Model):
@@ -47,6 +46,9 @@ class TrainingModel(keras.Model):
         super().__init__(name=kwargs.pop("name", f"training_{network.name}"), **kwargs)
         self.network = network
         self.fusion_optimizer = None
+        # the trainable FusionWeights layer (alpha, beta), or None
+        layer = find_fusion_weights_layer(network)
+        self.fusion_layer = layer if layer is not None and layer.mode == "trainable" else None
         # beta once the fusion point is settled (NaN: not yet); see settle_fusion_point
         self.settled_beta = self.add_weight(shape=(), initializer=keras.initializers.Constant(float("nan")),
                                             trainable=False, name="settled_beta")
@@ -58,7 +60,7 @@ class TrainingModel(keras.Model):
 
     def compile(self, optimizer="adam", fusion_optimizer=None, **kwargs):
         super().compile(optimizer=optimizer, **kwargs)
-        self.fusion_optimizer = fusion_optimizer if fusion_variables(self.network) else None
+        self.fusion_optimizer = fusion_optimizer if fusion_variables(self.fusion_layer) else None
         self.build_optimizers()  # now, with each optimizer's own variables (a backup restores into them)
 
     def settle_fusion_point(self):
@@ -66,10 +68,8 @@ class TrainingModel(keras.Model):
         (the block every weight above it fuses from), while alpha keeps growing: the weights turn
         binary and the network has the rest of the run to adapt to that fusion point. Returns the
         settled beta, or None for a network without trainable fusion weights. Idempotent."""
-        from kfusion.models.fusion import find_fusion_weights_layer
-
-        layer = find_fusion_weights_layer(self.network)
-        if layer is None or layer.mode != "trainable":
+        layer = self.fusion_layer
+        if layer is None:
             return None
         if bool(tf.math.is_nan(self.settled_beta)):
             last = layer.num_weights - 1
@@ -79,7 +79,7 @@ class TrainingModel(keras.Model):
 
     def variable_groups(self):
         """``(weights, fusion)``: the variables of ``optimizer`` and of ``fusion_optimizer``."""
-        fusion = fusion_variables(self.network) if self.fusion_optimizer is not None else []
+        fusion = fusion_variables(self.fusion_layer) if self.fusion_optimizer is not None else []
         ids = {id(v) for v in fusion}
         return [v for v in self.trainable_variables if id(v) not in ids], fusion
 
@@ -113,10 +113,8 @@ class TrainingModel(keras.Model):
         return loss, y_pred
 
     def _hold_settled_beta(self):
-        from kfusion.models.fusion import find_fusion_weights_layer
-
-        layer = find_fusion_weights_layer(self.network)
-        if layer is not None and layer.mode == "trainable":
+        layer = self.fusion_layer
+        if layer is not None:
             settled = tf.convert_to_tensor(self.settled_beta)
             layer.beta.assign(tf.where(tf.math.is_nan(settled), tf.convert_to_tensor(layer.beta), settled))
 
