@@ -50,6 +50,7 @@ DEFAULTS = {
         "batch_size": 32,
         "epochs": 10,
         "learning_rate": 1e-3,
+        "schedule": "constant",  # constant | cosine (to 1 % of learning_rate over the run)
         "checkpoint": None,  # a trained hourglass (.keras) to start from / use as is
         # 2D-only records (e.g. LSP-extended photographs: kfusion prepare lsp) the hourglass also
         # learns from; extra_weight: the fraction of training batches drawn from them
@@ -106,6 +107,7 @@ _ALLOWED_CHOICES = {
     ("fusion", "strategy"): FUSION_STRATEGIES,
     ("train", "distribute"): ("default", "mirrored", "multiworker"),
     ("lifting", "schedule"): ("constant", "cosine"),
+    ("hourglass", "schedule"): ("constant", "cosine"),
     ("fusion", "alpha_optimizer"): ("own", "shared"),
     ("train", "mixed_precision"): (None, "mixed_float16", "mixed_bfloat16"),
 }

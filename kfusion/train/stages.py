@@ -200,7 +200,8 @@ def hourglass_stage(cfg):
         steps = steps or max(1, count // int(hg["batch_size"]))
     return Stage("hourglass", build, train_data, val_data if cfg["train"]["validate"] else None,
                  loss={"*": heatmap_loss}, metric=None, batch_size=int(hg["batch_size"]), epochs=int(hg["epochs"]),
-                 num_samples=count, learning_rate=hg["learning_rate"], steps_per_epoch=steps)
+                 num_samples=count, learning_rate=hg["learning_rate"], schedule=hg["schedule"],
+                 steps_per_epoch=steps)
 
 
 # ----------------------------------------------------------------------------- fusion
