@@ -56,6 +56,9 @@ DEFAULTS = {
         # learns from; extra_weight: the fraction of training batches drawn from them
         "extra_records": [],
         "extra_weight": 0.5,
+        # at test time (the fusion stage's caches and the end-to-end model) average the maps with
+        # those of the mirrored crop: twice the hourglass's computation
+        "flip_test": False,
     },
     "fusion": {
         "preset": "cpu",

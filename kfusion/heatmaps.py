@@ -22,6 +22,16 @@ import numpy as np
 _LOG_FLOOR = 1e-30
 
 
+def last_stack(outputs):
+    """The prediction among an hourglass's outputs: the last stack's maps of a list (one per stack),
+    the last by name of a dict, or the one tensor of a network with a single output."""
+    if isinstance(outputs, (list, tuple)):
+        return outputs[-1]
+    if isinstance(outputs, dict):
+        return outputs[sorted(outputs)[-1]]
+    return outputs
+
+
 def to_heatmap_coords(points, input_size, heatmap_size):
     """Crop pixels (..., 2) of an ``input_size`` square -> heatmap pixels (``u * h / S``)."""
     return np.asarray(points, dtype=np.float64) * (float(heatmap_size) / float(input_size))

@@ -10,7 +10,8 @@ def add_arguments(parser):
                         help="an end-to-end model: a .keras file (uint8 image -> pose_3d) or an exported folder")
     parser.add_argument("--data", required=True, help="records folder (with manifest.json), or a pose-pair "
                         "folder (kfusion prepare h36m without videos) for a lifting model")
-    parser.add_argument("--split", default="test", help="which split to evaluate (default: test)")
+    parser.add_argument("--split", default="test", help="which split to evaluate (default: test; lsp: val = "
+                        "images 4501-5000 to choose settings on, test = the held-out 5001-6000)")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="synthetic",
                         help="which tables to print: synthetic (per action), h36m (Tables 1-2), "
                              "humaneva (Table 3), kth (Table 4), lsp (real photographs: --data is an "
@@ -62,13 +63,16 @@ def run(args):
 
 def _run_photos(args):
     """``--protocol lsp``: kfusion (and ``--peer``) on the held-out LSP-extended photographs."""
+    from kfusion.errors import KfusionError
     from kfusion.eval import photos
     from kfusion.export.estimator import load
     from kfusion.io import write_json, write_text
 
+    if args.split not in photos.SPLITS:
+        raise KfusionError(f"--split {args.split!r}: protocol lsp has the splits {sorted(photos.SPLITS)}")
     estimator = load(args.model)
     peer = photos.BlazePoseFull(args.peer) if args.peer else None
-    first, last = photos.HELD_OUT
+    first, last = photos.SPLITS[args.split]
     if args.limit:
         last = min(last, first + int(args.limit))
     result = photos.evaluate(estimator, args.data, peer=peer, first=first, last=last, log=sys.stderr)

@@ -66,7 +66,7 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
     """Run ``hourglass`` over ``split`` of the records (no augmentation); returns a HeatmapCache."""
     import tensorflow as tf
 
-    from kfusion.heatmaps import decode_heatmaps
+    from kfusion.heatmaps import decode_heatmaps, last_stack
 
     size, hm = hourglass_sizes(cfg)
     fusion_size = cfg["fusion"]["input_size"]
@@ -74,7 +74,7 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
                       heatmap_size=hm, heatmap_skeleton=cfg["data"]["heatmap_skeleton"],
                       sigma=cfg["hourglass"]["sigma"], with_meta=True)
     out = {k: [] for k in ("images", "heatmaps", "pose_3d", "joints_2d_gt", "actions", "subjects", "frames")}
-    predict = tf.function(lambda x: hourglass(x, training=False)[-1])
+    predict = tf.function(lambda x: last_stack(hourglass(x, training=False)))
     for features, targets, meta in ds:
         pred = predict(features["image"]).numpy()
         img = tf.image.resize(features["image"], (fusion_size, fusion_size), antialias=True)

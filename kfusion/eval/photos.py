@@ -23,13 +23,17 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import geometry, skeletons
+from kfusion.datasets import lsp
 from kfusion.errors import KfusionError
 from kfusion.eval import metrics
 
 LSP = skeletons.LSP14
 LIMBS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow", "r_shoulder",
          "l_shoulder", "l_elbow", "l_wrist")
-HELD_OUT = (5000, 6000)  # 0-based [first, last): images im05001 .. im06000
+HELD_OUT = lsp.HELD_OUT  # 0-based [first, last): images im05001 .. im06000
+# the splits of ``kfusion prepare lsp`` that no model trains on: ``val`` to choose settings (for
+# example test-time mirroring), ``test`` (held out) for the reported numbers
+SPLITS = {"val": lsp.VALIDATION, "test": lsp.HELD_OUT}
 # BlazePose's 33 landmarks -> LSP's limb joints (BlazePose lists left first: 11 left shoulder, ...)
 BLAZEPOSE_TO_LSP = {"l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15,
                     "r_wrist": 16, "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27,
@@ -88,8 +92,6 @@ class BlazePoseFull:
 
 def read_heldout(root, first=HELD_OUT[0], last=HELD_OUT[1]):
     """(image paths, joints (N, 14, 2) corner-convention px, visibility (N, 14)) of images first..last-1."""
-    from kfusion.datasets import lsp
-
     root = Path(root)
     xy, vis, _ = lsp.load_joints(root / "joints.mat")
     if not 0 <= first < last <= len(xy):

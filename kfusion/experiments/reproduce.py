@@ -238,7 +238,7 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
                 model = _load_or_train(run_dir, lambda: driver.train_fusion(
                     cfg_k, train_cache, test_cache, run_dir, strategy_name=strategy, verbose=verbose))
             if strategy == "trainable" and k == 0 and not (run_dir / "end_to_end.keras").is_file():
-                driver.save_end_to_end(hg_dir / "model.keras", model, run_dir)  # for `kfusion export`
+                driver.save_end_to_end(hg_dir / "model.keras", model, run_dir, cfg)  # for `kfusion export`
             pred = evaluate.predict_poses(model, test_cache, cfg, kind=kind)
             errors = evaluate.pose_metrics(pred, test_cache.pose_3d)
             row = {m: float(np.mean(v)) for m, v in errors.items()}

@@ -77,6 +77,7 @@ def model_info(model):
     inner = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
     info["networks"] = inner
     info["fusion_pruned"] = any(n.endswith("_pruned") for n in inner)
+    info["flip_test"] = any(n.endswith("_flip_test") for n in inner)  # maps averaged with the mirror's
     info["joints_3d"] = _joint_names(info["skeleton_3d"], num_3d)
     info["joints_2d"] = _joint_names(info["skeleton_2d"], num_2d)
     return info

@@ -21,7 +21,7 @@ import warnings
 import keras
 import numpy as np
 
-from kfusion.heatmaps import decode_heatmaps_tf
+from kfusion.heatmaps import decode_heatmaps_tf, last_stack
 
 OUTPUTS = ("pose_3d", "pose_2d", "confidence", "heatmaps")
 
@@ -120,11 +120,7 @@ class HeatmapDecode(keras.layers.Layer):
 
 
 def _last_maps(hourglass, x):
-    maps = hourglass(x, training=False)
-    if isinstance(maps, (list, tuple)):
-        maps = maps[-1]
-    elif isinstance(maps, dict):
-        maps = maps[sorted(maps)[-1]]
+    maps = last_stack(hourglass(x, training=False))
     return keras.layers.Activation("linear", dtype="float32", name="heatmaps")(maps)
 
 

@@ -14,6 +14,9 @@ Layout (``F`` features, input S):
 import copy
 
 import keras
+import numpy as np
+
+from kfusion.heatmaps import last_stack
 
 PRESETS = {
     # the paper's network: 8 stacks, 256 features, 256x256 input -> 64x64 heatmaps, ~25.6 M parameters
@@ -115,3 +118,49 @@ def _hourglass(x, depth, features, name):
     low = residual(low, features, f"{name}_d{depth}_low3")
     low = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_d{depth}_upsample")(low)
     return keras.layers.Add(name=f"{name}_d{depth}_add")([up, low])
+
+
+@keras.saving.register_keras_serializable(package="kfusion")
+class Mirror(keras.layers.Layer):
+    """Horizontal mirror (B, h, w, C): columns reversed and, with ``permutation`` (the skeleton's
+    ``flip_permutation``), channels relabelled: the maps of a mirrored image -> the image's own maps.
+
+    Exact on the map grid: input column ``c`` of an S-wide image mirrors to ``S - 1 - c``, and with
+    S = 4 w map column ``j`` (input columns 4j..4j+3) to ``w - 1 - j``.
+    """
+
+    def __init__(self, permutation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.permutation = None if permutation is None else [int(i) for i in permutation]
+        if self.permutation is not None and sorted(self.permutation) != list(range(len(self.permutation))):
+            raise ValueError(f"Mirror: permutation {self.permutation} is not a permutation of 0..J-1")
+
+    def call(self, x):
+        x = keras.ops.flip(x, axis=2)
+        if self.permutation is None:
+            return x
+        return keras.ops.take(x, keras.ops.convert_to_tensor(np.asarray(self.permutation, np.int32)), axis=3)
+
+    def get_config(self):
+        return {**super().get_config(), "permutation": self.permutation}
+
+
+def with_flip_test(hourglass, flip_permutation):
+    """The hourglass for testing with its mirror image: its last maps averaged with those of the
+    horizontally mirrored input, mirrored back (``Mirror``). Twice the computation; the usual
+    test-time augmentation of pose networks (Newell et al. 2016).
+
+    Returns a ``keras.Model`` with the hourglass's input and one output, the averaged maps, which
+    ``kfusion.heatmaps.last_stack`` reads as the prediction (as it reads the last of the stacks).
+    """
+    shape = tuple(hourglass.inputs[0].shape[1:])
+    image = keras.Input(shape, name="image")
+
+    direct = last_stack(hourglass(image, training=False))
+    if int(direct.shape[-1]) != len(flip_permutation):
+        raise ValueError(f"with_flip_test: the hourglass predicts {direct.shape[-1]} maps; the permutation "
+                         f"has {len(flip_permutation)}")
+    mirrored = Mirror(name="mirror_image")(image)
+    back = Mirror(flip_permutation, name="mirror_maps")(last_stack(hourglass(mirrored, training=False)))
+    mean = keras.layers.Average(dtype="float32", name="heatmaps_flip_test")([direct, back])
+    return keras.Model(image, mean, name=f"{hourglass.name}_flip_test")

@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from kfusion import skeletons
 from kfusion.data import posepairs
 from kfusion.data.cache import HeatmapCache, predict_cache
 from kfusion.errors import KfusionError
@@ -65,41 +66,51 @@ def train_lifting_pairs(cfg, data_dir, run_dir, **kwargs):
     return train(stages.lifting_pairs_stage(cfg, data_dir), cfg, run_dir, **kwargs)
 
 
-def load_hourglass(path):
+def load_hourglass(path, cfg=None):
+    """The trained hourglass at ``path``; with ``cfg``'s ``hourglass.flip_test``, the hourglass for
+    testing with its mirror image (``kfusion.models.hourglass.with_flip_test``)."""
     from kfusion.models import load_model
 
     path = Path(path)
     if not path.is_file():
         raise KfusionError(f"{path}: no trained hourglass there (run `kfusion train hourglass` first, "
                            "or pass --hourglass PATH.keras)")
-    return load_model(path)
+    model = load_model(path)
+    if cfg is not None and cfg["hourglass"]["flip_test"]:
+        from kfusion.models.hourglass import with_flip_test
+
+        model = with_flip_test(model, skeletons.get(cfg["data"]["heatmap_skeleton"]).flip_permutation)
+    return model
 
 
-def save_end_to_end(hourglass_path, fusion, out_dir):
+def save_end_to_end(hourglass_path, fusion, out_dir, cfg=None):
     """Save ``out_dir/end_to_end.keras``: the deployable model (uint8 crop -> pose_3d, pose_2d,
-    confidence) of the hourglass and a trained fusion network, which ``kfusion export`` takes."""
+    confidence) of the hourglass (tested as ``cfg`` says, see ``load_hourglass``) and a trained fusion
+    network, which ``kfusion export`` takes."""
     from kfusion.models import save_model, uncompiled
     from kfusion.models.end_to_end import build_end_to_end
 
     path = Path(out_dir) / "end_to_end.keras"
     # no compile config anywhere inside: the deployable file loads without kfusion's training losses
-    save_model(uncompiled(build_end_to_end(load_hourglass(hourglass_path), fusion)), path)
+    save_model(uncompiled(build_end_to_end(load_hourglass(hourglass_path, cfg), fusion)), path)
     return path
 
 
 def caches(cfg, run_dir, hourglass_path, splits):
-    """HeatmapCaches for ``splits``, computed once per hourglass and kept in ``run_dir/cache``."""
+    """HeatmapCaches for ``splits``, computed once per hourglass (and ``hourglass.flip_test``) and
+    kept in ``run_dir/cache``."""
     hourglass_path = Path(hourglass_path)
     if not hourglass_path.is_file():  # before its time is compared with the caches'
         load_hourglass(hourglass_path)
     cache_dir = Path(run_dir) / "cache"
+    suffix = "-flip" if cfg["hourglass"]["flip_test"] else ""
     out, model = {}, None
     for split in splits:
-        path = cache_dir / f"{split}.npz"
+        path = cache_dir / f"{split}{suffix}.npz"
         if path.is_file() and path.stat().st_mtime >= hourglass_path.stat().st_mtime:
             out[split] = HeatmapCache.load(path)
             continue
-        model = model or load_hourglass(hourglass_path)
+        model = model or load_hourglass(hourglass_path, cfg)
         print(f"kfusion: predicting confidence maps for '{split}' -> {path}", file=sys.stderr)
         out[split] = predict_cache(model, cfg, split, path)
     return out
@@ -218,7 +229,7 @@ def _train_stage(cfg, stage, run_dir, out, *, hourglass, epochs, logical_cpus, p
     if stage == "fusion":
         fusion = train_fusion(cfg, train_cache, val_cache, out, **options)
         if strategy is None:  # multi-worker runs export from their model.keras afterwards
-            save_end_to_end(hourglass, fusion, out)
+            save_end_to_end(hourglass, fusion, out, cfg)
     else:
         train_lifting(cfg, train_cache, val_cache, out, **options)
     return out

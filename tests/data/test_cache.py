@@ -74,8 +74,9 @@ def run(tmp_path, monkeypatch):
 
     calls = {"predict": [], "load": 0}
 
-    def fake_load(path):
+    def fake_load(path, cfg=None):
         calls["load"] += 1
+        calls.setdefault("flip_test", []).append(bool(cfg and cfg["hourglass"]["flip_test"]))
         return f"hourglass at {path}"
 
     def fake_predict(model, cfg, split, path=None, batch_size=64):
@@ -134,6 +135,19 @@ def test_only_the_stale_split_is_rebuilt(run):
     _age(run_dir / "cache" / "train.npz", 200)  # older than the hourglass
     driver.caches(cfg, run_dir, hourglass, ["train", "test"])
     assert calls["predict"] == ["train", "test", "train"]
+
+
+def test_mirror_tested_maps_have_caches_of_their_own(run):
+    """``hourglass.flip_test`` changes the maps: its caches are other files, never the plain ones."""
+    driver, cfg, run_dir, hourglass, calls = run
+    _age(hourglass, 100)
+    driver.caches(cfg, run_dir, hourglass, ["train"])
+    flipped = config_mod.override(cfg, "hourglass.flip_test", True)
+    driver.caches(flipped, run_dir, hourglass, ["train"])
+    assert calls["predict"] == ["train", "train"] and calls["flip_test"] == [False, True]
+    assert (run_dir / "cache" / "train.npz").is_file() and (run_dir / "cache" / "train-flip.npz").is_file()
+    driver.caches(flipped, run_dir, hourglass, ["train"])  # reused
+    assert calls["predict"] == ["train", "train"]
 
 
 def test_a_missing_hourglass_is_a_one_line_error_naming_it(tmp_path):

@@ -70,3 +70,27 @@ def test_cli_protocol_lsp(tmp_path):
     r = json.loads((tmp_path / "evaluation.json").read_text())
     assert r["images"] == "LSP-extended im05001..im05006" and "kfusion_2d" in r
     assert ("blazepose_2d" in r) == PEER.is_file()
+
+
+@pytest.mark.skipif(not (LSP_ROOT / "joints.mat").is_file(),
+                    reason=f"LSP-extended not at {LSP_ROOT} (research-only data, read from ../shared)")
+def test_cli_protocol_lsp_validation_split(tmp_path):
+    """``--split val``: the images 4501-5000 that no model trains on, to choose settings on."""
+    import json
+
+    from kfusion.cli.main import main
+    from kfusion.export.estimator import default_model_path
+
+    args = ["evaluate", "--protocol", "lsp", "--data", str(LSP_ROOT), "--model", str(default_model_path()),
+            "--split", "val", "--limit", "3", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "evaluation.json").read_text())["images"] == "LSP-extended im04501..im04503"
+
+
+def test_cli_protocol_lsp_refuses_an_unknown_split(tmp_path, capsys):
+    from kfusion.cli.main import main
+
+    assert main(["evaluate", "--protocol", "lsp", "--data", str(tmp_path), "--model", str(tmp_path / "m"),
+                 "--split", "train"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--split 'train': protocol lsp has the splits ['test', 'val']" in err[0]

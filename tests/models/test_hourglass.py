@@ -4,7 +4,8 @@ import pytest
 
 import keras
 
-from kfusion.models.hourglass import build_hourglass
+from kfusion import skeletons
+from kfusion.models.hourglass import build_hourglass, with_flip_test
 
 
 def test_tiny_outputs_one_heatmap_per_stack():
@@ -47,3 +48,34 @@ def test_save_load_bit_for_bit(tmp_path):
     for a, b in zip(loaded(x, training=False), model(x, training=False)):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert loaded.outputs[-1].shape[-1] == 5
+
+
+def test_flip_test_averages_the_mirror_images_maps_mirrored_back():
+    hourglass = build_hourglass("tiny")
+    perm = skeletons.get("mpii16").flip_permutation
+    tested = with_flip_test(hourglass, perm)
+    x = np.random.default_rng(2).random((2, 32, 32, 3), dtype=np.float32)
+    out = tested(x).numpy()
+    direct = hourglass(x, training=False)[-1].numpy()
+    back = hourglass(x[:, :, ::-1], training=False)[-1].numpy()[:, :, ::-1][..., perm]
+    np.testing.assert_allclose(out, 0.5 * (direct + back), atol=1e-6)
+    # so the tested maps of a mirrored crop are its maps mirrored, left and right swapped
+    mirrored = tested(np.ascontiguousarray(x[:, :, ::-1])).numpy()
+    np.testing.assert_allclose(mirrored, out[:, :, ::-1][..., perm], atol=1e-5)
+
+
+def test_flip_test_saves_and_loads_in_safe_mode(tmp_path):
+    from kfusion.models import load_model, save_model
+
+    tested = with_flip_test(build_hourglass("tiny"), skeletons.get("mpii16").flip_permutation)
+    save_model(tested, tmp_path / "tested.keras")
+    loaded = load_model(tmp_path / "tested.keras")
+    x = np.random.default_rng(3).random((1, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_array_equal(loaded(x).numpy(), tested(x).numpy())
+
+
+def test_flip_test_refuses_a_permutation_of_other_joints():
+    with pytest.raises(ValueError, match="predicts 16 maps; the permutation has 14"):
+        with_flip_test(build_hourglass("tiny"), skeletons.get("lsp14").flip_permutation)
+    with pytest.raises(ValueError, match="not a permutation"):
+        with_flip_test(build_hourglass("tiny"), [0] * 16)
