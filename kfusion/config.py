@@ -81,6 +81,11 @@ DEFAULTS = {
         # alpha alone sharpens the weights (null: beta learns to the end, the paper)
         "settle_at": None,
         "init_from": None,  # a trained fusion .keras to fine-tune from (layers whose shapes match)
+        # 2D-only records (photographs: kfusion prepare lsp) whose labelled limbs teach the 3D pose
+        # through its best scaled orthographic projection (models/losses.py); extra_weight: the
+        # fraction of training samples drawn from them
+        "extra_records": [],
+        "extra_weight": 0.25,
     },
     "lifting": {
         "units": 1024,

@@ -4,13 +4,24 @@
 *predicted* confidence maps with the images at the fusion input size and the 3D targets
 (``HeatmapCache``, one ``.npz`` per split); ``fusion_dataset`` and ``lifting_dataset`` turn a cache
 into ``tf.data`` batches for the fusion networks and the lifting baseline.
+
+A fusion network can also learn from photographs with 2D joints only (``fusion.extra_records``):
+their batches carry *packed* targets (``pack_targets``), which ``kfusion.models.losses.pose_loss``
+reads as a 3D term where the pose has 3D and a projection term where it has 2D.
 """
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
+from kfusion import skeletons
 from kfusion.data.pipeline import make_dataset, random_crops
 from kfusion.io import atomic_path, load_npz
+
+# The joints whose 2D position in a photograph teaches the 3D pose (fusion.extra_records): the limbs,
+# where the 2D skeletons (LSP, MPII) and the 3D one (Human3.6M) mark the same anatomical point.
+PROJECTION_JOINTS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow",
+                     "r_shoulder", "l_shoulder", "l_elbow", "l_wrist")
 
 
 def hourglass_sizes(cfg):
@@ -27,7 +38,8 @@ class HeatmapCache:
     ``heatmaps`` float16 (N, h, h, Jh) predicted maps; ``pose_3d`` float32 (N, J, 3) mm root-relative;
     ``joints_2d`` float32 (N, Jh, 2) decoded from the predicted maps, crop pixels of the hourglass
     input (size S); ``confidence`` float32 (N, Jh); ``joints_2d_gt`` float32 (N, Jh, 2);
-    ``actions``, ``subjects`` str (N,); ``frames`` int64 (N,); ``input_size`` S.
+    ``actions``, ``subjects`` str (N,); ``frames`` int64 (N,); ``input_size`` S; ``visibility``
+    float32 (N, Jh), 1 where ``joints_2d_gt`` is labelled (None in caches written before it was kept).
     """
 
     images: np.ndarray
@@ -40,6 +52,7 @@ class HeatmapCache:
     subjects: np.ndarray
     frames: np.ndarray
     input_size: int
+    visibility: Optional[np.ndarray] = None
 
     def __len__(self):
         return len(self.pose_3d)
@@ -53,27 +66,30 @@ class HeatmapCache:
     def save(self, path):
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, **{k: np.asarray(v) for k, v in self.__dict__.items()})
+                np.savez(f, **{k: np.asarray(v) for k, v in self.__dict__.items() if v is not None})
 
     @classmethod
     def load(cls, path):
-        z = load_npz(path, required=list(cls.__dataclass_fields__))
+        optional = [k for k, f in cls.__dataclass_fields__.items() if f.default is None]
+        z = load_npz(path, required=[k for k in cls.__dataclass_fields__ if k not in optional])
         z["input_size"] = int(z["input_size"])
-        return cls(**{k: z[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: z[k] for k in cls.__dataclass_fields__ if k in z})
 
 
-def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
-    """Run ``hourglass`` over ``split`` of the records (no augmentation); returns a HeatmapCache."""
+def predict_cache(hourglass, cfg, split, path=None, batch_size=64, records=None):
+    """Run ``hourglass`` over ``split`` of the records (``records``: another folder than the config's,
+    e.g. 2D-only photographs) without augmentation; returns a HeatmapCache."""
     import tensorflow as tf
 
     from kfusion.heatmaps import decode_heatmaps, last_stack
 
     size, hm = hourglass_sizes(cfg)
     fusion_size = cfg["fusion"]["input_size"]
-    ds = make_dataset(cfg["data"]["records"], split, batch_size=batch_size, training=False, input_size=size,
+    ds = make_dataset(records or cfg["data"]["records"], split, batch_size=batch_size, training=False, input_size=size,
                       heatmap_size=hm, heatmap_skeleton=cfg["data"]["heatmap_skeleton"],
                       sigma=cfg["hourglass"]["sigma"], with_meta=True)
-    out = {k: [] for k in ("images", "heatmaps", "pose_3d", "joints_2d_gt", "actions", "subjects", "frames")}
+    out = {k: [] for k in ("images", "heatmaps", "pose_3d", "joints_2d_gt", "visibility", "actions", "subjects",
+                           "frames")}
     predict = tf.function(lambda x: last_stack(hourglass(x, training=False)))
     for features, targets, meta in ds:
         pred = predict(features["image"]).numpy()
@@ -82,6 +98,7 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
         out["heatmaps"].append(pred.astype(np.float16))
         out["pose_3d"].append(targets["pose_3d"].numpy().astype(np.float32))
         out["joints_2d_gt"].append(targets["joints_2d"].numpy().astype(np.float32))
+        out["visibility"].append(targets["visibility"].numpy().astype(np.float32))
         out["actions"].append(meta["action"].numpy().astype(str))
         out["subjects"].append(meta["subject"].numpy().astype(str))
         out["frames"].append(meta["frame"].numpy().astype(np.int64))
@@ -94,22 +111,66 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64):
     return cache
 
 
-def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_shards=1, shard_index=0):
+def pack_targets(cache, cfg, *, has_3d):
+    """A fusion stage's targets when it also learns from 2D-only photographs: (N, J, 7) float32, per
+    3D joint ``x, y, z`` (mm, root-relative), ``w3`` (1 where the pose has 3D), ``u, v`` (crop px)
+    and ``w2`` (1 where the joint is labelled in 2D; ``PROJECTION_JOINTS`` only).
+
+    ``has_3d``: the cache's ``pose_3d`` is the target (renders) and its 2D is not used, or it has no
+    3D (photographs) and its labelled ``PROJECTION_JOINTS`` of ``joints_2d_gt`` are the target.
+    """
+    skel3 = skeletons.get(cfg["data"]["skeleton"])
+    n, j = len(cache), skel3.num_joints
+    out = np.zeros((n, j, 7), np.float32)
+    if has_3d:
+        out[..., :3] = cache.pose_3d
+        out[..., 3] = 1.0
+        return out
+    if cache.visibility is None:
+        raise ValueError("pack_targets: a 2D-only cache needs its visibility (a cache written by this kfusion)")
+    src, dst = skeletons.mapping(cfg["data"]["heatmap_skeleton"], skel3.name)
+    keep = np.isin([skel3.joints[d] for d in dst], PROJECTION_JOINTS)
+    src, dst = src[keep], dst[keep]
+    out[:, dst, 4:6] = cache.joints_2d_gt[:, src]
+    out[:, dst, 6] = cache.visibility[:, src] > 0
+    return out
+
+
+def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_shards=1, shard_index=0,
+                   photos=None):
     """HeatmapCache -> ({"image", "heatmaps"}, pose_3d (B, J, 3) mm) batches at the fusion input size.
 
     The confidence maps are resized to the image size and, when training, both get the same random
     crop (``augment.crop_prob``, ``augment.scale``, ``augment.translate``; ``pipeline.random_crops``,
-    the hourglass's crop): the authors' only augmentation for this stage. The 3D target (root-relative, camera frame) is unchanged by it.
+    the hourglass's crop): the authors' only augmentation for this stage. The 3D target (root-relative,
+    camera frame) is unchanged by it.
     ``num_shards``/``shard_index``: keep elements ``shard_index::num_shards`` of the (identically
     seeded) stream before batching: the workers' batches of one step make up one global batch.
+
+    ``photos``: a HeatmapCache of 2D-only photographs (training, repeated): a ``fusion.extra_weight``
+    share of the samples comes from them and the targets are packed (``pack_targets``, (B, J, 7)).
+    The crop leaves their loss unchanged: the projection term fits scale and shift.
     """
     import tensorflow as tf
 
     size = cfg["fusion"]["input_size"]
     batch_size = batch_size or cfg["fusion"]["batch_size"]
     aug = cfg["augment"]
-    ds = _ordered(tf.data.Dataset.from_tensor_slices((cache.images, cache.heatmaps, cache.pose_3d)), len(cache),
-                  cfg["seed"], training, repeat, num_shards, shard_index)
+
+    def source(c, targets, seed):
+        return _ordered(tf.data.Dataset.from_tensor_slices((c.images, c.heatmaps, targets)), len(c),
+                        seed, training, repeat, num_shards, shard_index)
+
+    if photos is None:
+        ds = source(cache, cache.pose_3d, cfg["seed"])
+    else:
+        if not (training and repeat):
+            raise ValueError("fusion_dataset: photos are mixed in only when training on a repeated stream")
+        w = float(cfg["fusion"]["extra_weight"])
+        ds = tf.data.Dataset.sample_from_datasets(
+            [source(cache, pack_targets(cache, cfg, has_3d=True), cfg["seed"]),
+             source(photos, pack_targets(photos, cfg, has_3d=False), cfg["seed"] + 1)],
+            weights=[1.0 - w, w], seed=cfg["seed"])
     ds = ds.batch(batch_size, drop_remainder=training)
     crop = training and aug["crop_prob"] > 0
 

@@ -3,16 +3,58 @@
 The pose loss is the authors' (official-code-notes.md): ``0.5 * mean over the batch of the sum over
 the 3J coordinates of (y_hat - y)^2``, in mm^2, so that lambda = 5e3 in ``lambda / alpha^2`` keeps
 the paper's balance between the data term and the sharpness penalty.
+
+A fusion network that also learns from photographs with 2D joints only (``fusion.extra_records``)
+gets packed targets (``kfusion.data.cache.pack_targets``: per joint x, y, z, w3, u, v, w2). For those
+the loss is the 3D term where the pose has 3D, and a *projection* term where it has 2D: the
+predicted pose (camera frame) projected by the scaled orthographic camera that fits the labelled
+joints best (least squares, the camera of ``kfusion.eval.photos.fit_orthographic``), its residuals
+measured in mm of a person of nominal size (``NOMINAL_SPREAD_MM``). The term does not change when
+the photograph's 2D joints are scaled or shifted (a crop) nor when the predicted pose is scaled,
+so it teaches the shape of the pose, and the renders' 3D term its size and depth.
 """
 import keras
 from keras import ops
 
+# Root-mean-square distance of the (x, y) of a Human3.6M-size pose's joints from their mean (447 mm
+# over the renders' 17 joints): the projection term's residuals are scaled from the photograph's
+# spread (px) to this, so that they weigh as much as 3D errors of a body of that size.
+NOMINAL_SPREAD_MM = 450.0
+# fewer labelled joints than this and the photograph adds nothing (a fit of 2 points is exact)
+MIN_PROJECTION_JOINTS = 4
+
 
 @keras.saving.register_keras_serializable(package="kfusion")
 def pose_loss(y_true, y_pred):
-    """0.5 * sum of squared coordinate errors per pose (mm^2): (B, J, 3) -> (B,); Keras averages over B."""
-    d = ops.cast(y_pred, "float32") - ops.cast(y_true, "float32")
-    return 0.5 * ops.sum(ops.square(d), axis=(-2, -1))
+    """0.5 * sum of squared coordinate errors per pose (mm^2): (B, J, 3) -> (B,); Keras averages over B.
+
+    With packed targets (B, J, 7) (the module docstring): ``w3`` times that, plus the projection term.
+    """
+    y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+    if y_true.shape[-1] == 3:
+        return 0.5 * ops.sum(ops.square(y_pred - y_true), axis=(-2, -1))
+    pose, has_3d = y_true[..., :3], y_true[:, 0, 3]
+    return has_3d * 0.5 * ops.sum(ops.square(y_pred - pose), axis=(-2, -1)) + \
+        projection_loss(y_true[..., 4:6], y_true[..., 6], y_pred)
+
+
+def projection_loss(uv, weights, pose):
+    """0.5 * sum over labelled joints of the squared residual of the best scaled orthographic
+    projection of ``pose`` (B, J, 3) onto ``uv`` (B, J, 2) px, ``weights`` (B, J) 1 = labelled, in mm
+    of a nominal body (module docstring) -> (B,); 0 for a pose with fewer than
+    ``MIN_PROJECTION_JOINTS`` labelled joints."""
+    w = weights[..., None]
+    n = ops.sum(weights, axis=-1)
+    safe_n = ops.maximum(n, 1.0)[:, None, None]
+    P, x = pose[..., :2], uv
+    Pc = P - ops.sum(w * P, axis=1, keepdims=True) / safe_n
+    xc = x - ops.sum(w * x, axis=1, keepdims=True) / safe_n
+    s = ops.sum(w * Pc * xc, axis=(1, 2)) / ops.maximum(ops.sum(w * Pc * Pc, axis=(1, 2)), 1e-6)
+    spread = ops.sqrt(ops.sum(w * xc * xc, axis=(1, 2)) / ops.maximum(n, 1.0))  # px
+    to_mm = NOMINAL_SPREAD_MM / ops.maximum(spread, 1e-3)
+    residual = (s[:, None, None] * Pc - xc) * to_mm[:, None, None]
+    loss = 0.5 * ops.sum(w * ops.square(residual), axis=(1, 2))
+    return ops.where(n >= MIN_PROJECTION_JOINTS, loss, 0.0)
 
 
 @keras.saving.register_keras_serializable(package="kfusion")
@@ -42,4 +84,8 @@ class MPJPE(keras.metrics.Mean):
         super().__init__(name=name, **kwargs)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        if y_true.shape[-1] != 3:  # packed targets (pose_loss): the poses that have 3D
+            has_3d = ops.cast(y_true[:, 0, 3], "float32")
+            sample_weight = has_3d if sample_weight is None else has_3d * ops.cast(sample_weight, "float32")
+            y_true = y_true[..., :3]
         return super().update_state(mpjpe_per_pose(y_true, y_pred), sample_weight=sample_weight)

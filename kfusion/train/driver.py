@@ -10,6 +10,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from kfusion import skeletons
 from kfusion.data import posepairs
 from kfusion.data.cache import HeatmapCache, predict_cache
@@ -51,9 +53,10 @@ def train_hourglass(cfg, run_dir, **kwargs):
     return train(stages.hourglass_stage(cfg), cfg, run_dir, **kwargs)
 
 
-def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, **kwargs):
-    """Train one fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches."""
-    return train(stages.fusion_stage(cfg, train_cache, val_cache, strategy_name), cfg, run_dir, **kwargs)
+def train_fusion(cfg, train_cache, val_cache, run_dir, *, strategy_name=None, photos=None, **kwargs):
+    """Train one fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches
+    (``photos``: the 2D-only cache of ``fusion.extra_records``, see ``photo_cache``)."""
+    return train(stages.fusion_stage(cfg, train_cache, val_cache, strategy_name, photos), cfg, run_dir, **kwargs)
 
 
 def train_lifting(cfg, train_cache, val_cache, run_dir, *, ground_truth=False, **kwargs):
@@ -96,24 +99,40 @@ def save_end_to_end(hourglass_path, fusion, out_dir, cfg=None):
     return path
 
 
-def caches(cfg, run_dir, hourglass_path, splits):
+def caches(cfg, run_dir, hourglass_path, splits, records=None):
     """HeatmapCaches for ``splits``, computed once per hourglass (and ``hourglass.flip_test``) and
-    kept in ``run_dir/cache``."""
+    kept in ``run_dir/cache``; ``records``: another records folder than the config's (its caches are
+    named after it)."""
     hourglass_path = Path(hourglass_path)
     if not hourglass_path.is_file():  # before its time is compared with the caches'
         load_hourglass(hourglass_path)
     cache_dir = Path(run_dir) / "cache"
     suffix = "-flip" if cfg["hourglass"]["flip_test"] else ""
+    prefix = f"{Path(records).name}-" if records else ""
     out, model = {}, None
     for split in splits:
-        path = cache_dir / f"{split}{suffix}.npz"
+        path = cache_dir / f"{prefix}{split}{suffix}.npz"
         if path.is_file() and path.stat().st_mtime >= hourglass_path.stat().st_mtime:
             out[split] = HeatmapCache.load(path)
             continue
         model = model or load_hourglass(hourglass_path, cfg)
         print(f"kfusion: predicting confidence maps for '{split}' -> {path}", file=sys.stderr)
-        out[split] = predict_cache(model, cfg, split, path)
+        out[split] = predict_cache(model, cfg, split, path, records=records)
     return out
+
+
+def photo_cache(cfg, run_dir, hourglass_path):
+    """One HeatmapCache of the training splits of ``fusion.extra_records`` (2D-only photographs), or
+    None when there are none."""
+    extras = list(cfg["fusion"]["extra_records"])
+    if not extras:
+        return None
+    parts = [caches(cfg, run_dir, hourglass_path, ["train"], records=path)["train"] for path in extras]
+    if len(parts) == 1:
+        return parts[0]
+    fields = HeatmapCache.__dataclass_fields__
+    merged = {k: np.concatenate([getattr(p, k) for p in parts]) for k in fields if k != "input_size"}
+    return HeatmapCache(input_size=parts[0].input_size, **merged)
 
 
 def stage_dir(cfg, stage, run_dir):
@@ -227,7 +246,8 @@ def _train_stage(cfg, stage, run_dir, out, *, hourglass, epochs, logical_cpus, p
     train_cache, val_cache = c[cfg["data"]["train_split"]], c.get(cfg["data"]["val_split"])
     write_json(out / "config.json", cfg)
     if stage == "fusion":
-        fusion = train_fusion(cfg, train_cache, val_cache, out, **options)
+        photos = photo_cache(cfg, run_dir, hourglass)
+        fusion = train_fusion(cfg, train_cache, val_cache, out, photos=photos, **options)
         if strategy is None:  # multi-worker runs export from their model.keras afterwards
             save_end_to_end(hourglass, fusion, out, cfg)
     else:

@@ -233,15 +233,21 @@ def fusion_optimizer_settings(cfg):
     return {"learning_rate": f["alpha_learning_rate"], "beta_2": f["alpha_beta_2"]}
 
 
-def fusion_stage(cfg, train_cache, val_cache, strategy_name=None):
-    """One fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches."""
+def fusion_stage(cfg, train_cache, val_cache, strategy_name=None, photos=None):
+    """One fusion network (``fusion.strategy`` or ``strategy_name``) on heatmap caches; ``photos``: a
+    cache of 2D-only photographs (``fusion.extra_records``) mixed into the training batches, which
+    teach through the projection term of ``pose_loss`` (validation stays on ``val_cache``, in 3D)."""
     from kfusion.models.losses import mpjpe_per_pose, pose_loss
 
     f = cfg["fusion"]
+    batch = int(f["batch_size"])
+    steps = cfg["train"]["steps_per_epoch"]
+    if photos is not None:  # an epoch: the renders' pass, the photographs' share on top (a repeated stream)
+        steps = steps or max(1, int(len(train_cache) / (1.0 - float(f["extra_weight"]))) // batch)
 
     def train_data(network, batch_size, num_shards, shard_index, repeat):
         return cache_lib.fusion_dataset(train_cache, cfg, training=True, batch_size=batch_size, repeat=repeat,
-                                        num_shards=num_shards, shard_index=shard_index)
+                                        num_shards=num_shards, shard_index=shard_index, photos=photos)
 
     def val_data(network, batch_size, num_shards, shard_index):
         part = val_cache.subset(slice(shard_index, None, num_shards))
@@ -249,9 +255,9 @@ def fusion_stage(cfg, train_cache, val_cache, strategy_name=None):
 
     return Stage("fusion", lambda: build_fusion_from_config(cfg, strategy_name), train_data,
                  val_data if val_cache is not None and cfg["train"]["validate"] else None,
-                 loss=pose_loss, metric=mpjpe_per_pose, batch_size=int(f["batch_size"]), epochs=int(f["epochs"]),
+                 loss=pose_loss, metric=mpjpe_per_pose, batch_size=batch, epochs=int(f["epochs"]),
                  num_samples=len(train_cache), learning_rate=f["learning_rate"],
-                 steps_per_epoch=cfg["train"]["steps_per_epoch"], fusion_optimizer=fusion_optimizer_settings(cfg),
+                 steps_per_epoch=steps, fusion_optimizer=fusion_optimizer_settings(cfg),
                  fusion_trace=True, settle_epoch=settle_epoch(cfg))
 
 

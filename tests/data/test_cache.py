@@ -46,6 +46,15 @@ def test_subset_round_trips_too(tmp_path):
     assert list(back.actions) == [cache.actions[5], cache.actions[1]] and back.input_size == cache.input_size
 
 
+def test_a_cache_written_before_visibility_was_kept_loads_without_it(tmp_path):
+    cache = make_cache(3)
+    np.savez(tmp_path / "old.npz", **{k: np.asarray(v) for k, v in cache.__dict__.items() if k != "visibility"})
+    back = HeatmapCache.load(tmp_path / "old.npz")
+    assert back.visibility is None and len(back) == 3
+    back.save(tmp_path / "again.npz")  # and it saves again without it
+    assert HeatmapCache.load(tmp_path / "again.npz").visibility is None
+
+
 def test_load_names_the_file_and_the_missing_arrays(tmp_path):
     cache = make_cache(2)
     arrays = {k: np.asarray(v) for k, v in cache.__dict__.items() if k not in ("confidence", "frames")}
@@ -79,8 +88,9 @@ def run(tmp_path, monkeypatch):
         calls.setdefault("flip_test", []).append(bool(cfg and cfg["hourglass"]["flip_test"]))
         return f"hourglass at {path}"
 
-    def fake_predict(model, cfg, split, path=None, batch_size=64):
+    def fake_predict(model, cfg, split, path=None, batch_size=64, records=None):
         calls["predict"].append(split)
+        calls.setdefault("records", []).append(records)
         cache = make_cache(4, seed=100 + len(calls["predict"]))
         if path is not None:
             cache.save(path)
@@ -150,6 +160,19 @@ def test_mirror_tested_maps_have_caches_of_their_own(run):
     assert calls["predict"] == ["train", "train"]
 
 
+def test_photo_records_have_caches_named_after_them(run):
+    """``fusion.extra_records``: the training split of each folder, cached as ``<folder>-train.npz``."""
+    driver, cfg, run_dir, hourglass, calls = run
+    _age(hourglass, 100)
+    assert driver.photo_cache(cfg, run_dir, hourglass) is None  # none configured
+    cfg = config_mod.override(cfg, "fusion.extra_records", ["data/lsp"])
+    photos = driver.photo_cache(cfg, run_dir, hourglass)
+    assert calls["records"] == ["data/lsp"] and (run_dir / "cache" / "lsp-train.npz").is_file() and len(photos) == 4
+    two = driver.photo_cache(config_mod.override(cfg, "fusion.extra_records", ["data/lsp", "other/mpii"]),
+                             run_dir, hourglass)
+    assert calls["records"] == ["data/lsp", "other/mpii"] and len(two) == 8  # lsp reused, mpii added
+
+
 def test_a_missing_hourglass_is_a_one_line_error_naming_it(tmp_path):
     from kfusion.train import driver
 
@@ -166,3 +189,44 @@ def test_a_missing_hourglass_beside_existing_caches_is_a_one_line_error(tmp_path
     make_cache(4).save(tmp_path / "cache" / "train.npz")
     with pytest.raises(KfusionError, match="typo.keras"):
         driver.caches(cfg, tmp_path, tmp_path / "typo.keras", ["train"])
+
+
+# ---------------------------------------------------------------- photographs in the fusion stage
+
+
+def test_pack_targets_puts_a_photos_labelled_limbs_on_the_3d_skeleton():
+    from kfusion import skeletons
+    from kfusion.data.cache import PROJECTION_JOINTS, pack_targets
+
+    cfg = config_mod.from_dict({})
+    photo = make_cache(2, seed=5)
+    photo.visibility[1, skeletons.get("mpii16").index("l_wrist")] = 0
+    packed = pack_targets(photo, cfg, has_3d=False)
+    h36m, mpii = skeletons.get("h36m17"), skeletons.get("mpii16")
+    assert packed.shape == (2, 17, 7) and not packed[..., :4].any()  # no 3D, no 3D weight
+    for name in h36m.joints:
+        j = h36m.index(name)
+        if name in PROJECTION_JOINTS:
+            np.testing.assert_array_equal(packed[:, j, 4:6], photo.joints_2d_gt[:, mpii.index(name)])
+            assert packed[0, j, 6] == 1 and packed[1, j, 6] == (name != "l_wrist")
+        else:  # pelvis, spine, head...: no 2D term
+            assert not packed[:, j, 6].any()
+    render = pack_targets(photo, cfg, has_3d=True)
+    np.testing.assert_array_equal(render[..., :3], photo.pose_3d)
+    assert (render[..., 3] == 1).all() and not render[..., 4:].any()
+
+
+def test_fusion_batches_mix_in_the_photos_share():
+    from kfusion.data.cache import fusion_dataset
+
+    cfg = config_mod.from_dict({"fusion": {"input_size": 20, "extra_weight": 0.25}, "augment": {"crop_prob": 0.5}})
+    renders, photos = make_cache(64, seed=1), make_cache(32, seed=2)
+    ds = fusion_dataset(renders, cfg, training=True, batch_size=16, repeat=True, photos=photos)
+    has_3d = []
+    for x, y in ds.take(40):
+        assert x["image"].shape == (16, 20, 20, 3) and y.shape == (16, 17, 7)
+        has_3d.append(y.numpy()[:, 0, 3])
+    share = 1.0 - np.concatenate(has_3d).mean()
+    assert 0.18 < share < 0.32  # 640 samples, 25 % expected
+    with pytest.raises(ValueError, match="only when training on a repeated stream"):
+        fusion_dataset(renders, cfg, training=True, batch_size=16, photos=photos)

@@ -23,7 +23,8 @@ def make_cache(n, seed=0, size=20, hm=8):
     return HeatmapCache(images=images, heatmaps=heat, pose_3d=pose, joints_2d=j2d,
                         confidence=np.ones((n, 16), np.float32), joints_2d_gt=j2d,
                         actions=np.array(["walk", "sit"] * (n // 2)), subjects=np.array(["S1"] * n),
-                        frames=np.arange(n, dtype=np.int64), input_size=size)
+                        frames=np.arange(n, dtype=np.int64), input_size=size,
+                        visibility=np.ones((n, 16), np.float32))
 
 
 def tiny_config(tmp_path, **fusion):

@@ -133,3 +133,20 @@ def test_init_from_loads_matching_layers(tmp_path, tiny_cache):
     assert any(not np.array_equal(a.numpy(), c.numpy()) for a, c in zip(trained.weights, cold.weights))
     with pytest.raises(KfusionError, match="init_from"):
         stages.build_fusion_from_config(config_mod.override(cfg, "fusion.init_from", str(tmp_path / "none.keras")))
+
+
+def test_fusion_trains_with_photos_in_its_batches(tmp_path, tiny_cache):
+    """``fusion.extra_records``' cache mixed in: packed targets through fit, MPJPE over the renders only,
+    an epoch as long as the renders' pass plus the photos' share."""
+    train, val = tiny_cache
+    photos = make_cache(32, seed=7)
+    photos.pose_3d[:] = np.nan  # a photo has no 3D: nothing may read it
+    cfg = config_mod.override(tiny_config(tmp_path, epochs=2), "fusion.extra_weight", 0.25)
+    stage = stages.fusion_stage(cfg, train, val, photos=photos)
+    assert stage.steps() == int(64 / 0.75) // 16
+    model = driver.train_fusion(cfg, train, val, tmp_path / "fusion", photos=photos, verbose=0)
+    log = (tmp_path / "fusion" / "log.csv").read_text().splitlines()
+    header, last = log[0].split(","), log[-1].split(",")
+    row = dict(zip(header, map(float, last)))
+    assert np.isfinite(row["loss"]) and 0 < row["mpjpe"] < 1e4 and 0 < row["val_mpjpe"] < 1e4
+    assert np.isfinite(_val_mpjpe(model, val, cfg))

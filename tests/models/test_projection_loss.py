@@ -1,0 +1,103 @@
+"""The fusion stage's loss on packed targets: 3D where a pose has 3D, and for 2D-only photographs
+the residual of the best scaled orthographic projection, the camera that the photo evaluation fits."""
+import numpy as np
+
+from kfusion.eval.photos import fit_orthographic
+from kfusion.models.losses import MPJPE, NOMINAL_SPREAD_MM, pose_loss, projection_loss
+
+
+def _pose(seed=0, n=17):
+    return np.random.default_rng(seed).normal(0, 300, (n, 3)).astype(np.float32)
+
+
+def _packed(pose3d=None, uv=None, w2=None, n=17):
+    t = np.zeros((n, 7), np.float32)
+    if pose3d is not None:
+        t[:, :3], t[:, 3] = pose3d, 1.0
+    if uv is not None:
+        t[:, 4:6], t[:, 6] = uv, w2
+    return t
+
+
+def _loss(*args):
+    return np.asarray(projection_loss(*[np.asarray(a, np.float32)[None] for a in args]))[0]
+
+
+def test_an_exact_projection_costs_nothing_however_scaled_and_shifted():
+    pose = _pose()
+    w = np.ones(17, np.float32)
+    w[[0, 7, 8]] = 0  # some joints not labelled
+    uv = 0.2 * pose[:, :2] + [60.0, 40.0]
+    assert _loss(uv, w, pose) < 1e-3
+    assert _loss(3.0 * uv + 7.0, w, pose) < 1e-3  # another crop of the same photo
+    assert _loss(uv, w, 0.5 * pose) < 1e-3  # a smaller person, same shape
+    moved = uv.copy()
+    moved[0] += 500.0  # an unlabelled joint anywhere: not counted
+    assert _loss(moved, w, pose) < 1e-3
+
+
+def test_the_residual_is_that_of_the_evaluations_camera_in_nominal_mm():
+    pose = _pose(1)
+    uv = 0.2 * pose[:, :2] + np.random.default_rng(2).normal(0, 6, (17, 2)) + 50
+    w = np.ones(17, np.float32)
+    w[[3, 9]] = 0
+    seen = w > 0
+    residual = fit_orthographic(pose.astype(np.float64), uv, seen) - uv
+    spread = np.sqrt(np.mean(np.sum((uv[seen] - uv[seen].mean(0)) ** 2, -1)))
+    expected = 0.5 * np.sum((residual[seen] * NOMINAL_SPREAD_MM / spread) ** 2)
+    np.testing.assert_allclose(_loss(uv, w, pose), expected, rtol=1e-4)
+    # and invariant to the photo's scale: the same residual relative to the person's size
+    np.testing.assert_allclose(_loss(4.0 * uv, w, pose), expected, rtol=1e-4)
+
+
+def test_too_few_labelled_joints_add_nothing():
+    pose = _pose(3)
+    uv = np.random.default_rng(4).normal(0, 50, (17, 2))
+    w = np.zeros(17, np.float32)
+    w[:3] = 1
+    assert _loss(uv, w, pose) == 0.0
+    w[3] = 1
+    assert _loss(uv, w, pose) > 0.0
+
+
+def test_packed_targets_take_3d_where_there_is_3d_and_the_projection_where_there_is_2d():
+    pred = np.stack([_pose(5), _pose(6)])
+    truth = _pose(7)
+    uv = 0.3 * _pose(8)[:, :2]
+    w2 = np.ones(17, np.float32)
+    packed = np.stack([_packed(pose3d=truth), _packed(uv=uv, w2=w2)])
+    got = np.asarray(pose_loss(packed, pred))
+    np.testing.assert_allclose(got[0], np.asarray(pose_loss(truth[None], pred[:1]))[0], rtol=1e-6)
+    np.testing.assert_allclose(got[1], _loss(uv, w2, pred[1]), rtol=1e-6)
+
+
+def test_the_projection_term_teaches_the_pose_toward_the_photo():
+    import tensorflow as tf
+
+    target = _pose(9)
+    uv = 0.25 * target[:, :2] + 30
+    pose = tf.Variable(_pose(10)[None])
+    packed = _packed(uv=uv, w2=np.ones(17, np.float32))[None]
+    opt = tf.keras.optimizers.Adam(5.0)
+    first = None
+    for _ in range(200):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(pose_loss(packed, pose))
+        first = first if first is not None else float(loss)
+        opt.apply_gradients([(tape.gradient(loss, pose), pose)])
+    assert float(loss) < 0.01 * first
+
+
+def test_mpjpe_counts_only_the_poses_with_3d():
+    truth, pred = _pose(11), _pose(12)
+    packed = np.stack([_packed(pose3d=truth), _packed(uv=np.zeros((17, 2)), w2=np.ones(17))])
+    m = MPJPE()
+    m.update_state(packed, np.stack([pred, pred + 1000.0]))
+    expected = np.mean(np.linalg.norm(pred - truth, axis=-1))
+    np.testing.assert_allclose(float(m.result()), expected, rtol=1e-5)
+
+
+def test_the_loss_keeps_the_3d_form_for_plain_targets():
+    truth, pred = _pose(13), _pose(14)
+    np.testing.assert_allclose(np.asarray(pose_loss(truth[None], pred[None]))[0],
+                               0.5 * np.sum((pred - truth) ** 2), rtol=1e-5)
