@@ -36,8 +36,9 @@ TRAINING_DATA = {
 
 def training_data(config_path):
     """Lines naming every training set of a model, each with its terms, from its run's config: the
-    records of the stage (``data.records``) and the 2D-only records its hourglass also learned from
-    (``hourglass.extra_records`` of the run's hourglass stage, or of the config itself)."""
+    records of the stage (``data.records``), the 2D-only records its hourglass also learned from
+    (``hourglass.extra_records`` of the run's hourglass stage, or of the config itself) and those its
+    fusion network learned from (``fusion.extra_records``)."""
     from kfusion.data.records import read_manifest
 
     sources = []
@@ -46,8 +47,9 @@ def training_data(config_path):
         d = cfg.get("data", {})
         hg_config = Path(config_path).parent.parent / "hourglass" / "config.json"
         hg = read_json(hg_config).get("hourglass", {}) if hg_config.is_file() else cfg.get("hourglass", {})
+        extras = list(hg.get("extra_records") or []) + list(cfg.get("fusion", {}).get("extra_records") or [])
         for records, fallback in ([(d.get("records"), d.get("source", "synthetic"))]
-                                  + [(r, "2D-only records") for r in hg.get("extra_records") or []]):
+                                  + [(r, "2D-only records") for r in extras]):
             try:
                 source = read_manifest(records)["source"]
             except (KfusionError, OSError, TypeError, KeyError):
@@ -122,7 +124,9 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
              "Cues for Monocular Body Pose Estimation*, ICCV 2017) fuses them with image features at a "
              "learnt depth. " + ("The test-time fusion network is the pruned one (Sec. 3.1)." if info.get("fusion_pruned")
                                   else "The fusion network is unpruned: its fusion weights were not binary "
-                                       "enough to prune exactly."), "",
+                                       "enough to prune exactly.")
+             + (" The confidence maps are the mean of the crop's and of its mirror image's (test-time "
+                "flip)." if info.get("flip_test") else ""), "",
              f"Exported by kfusion {__version__} from `{source}`.", "",
              "## Inputs and outputs", "",
              f"- input `image`: uint8 (N, {info['input_size']}, {info['input_size']}, 3), RGB, a square crop "

@@ -79,6 +79,10 @@ def test_model_card_names_research_only_training_data(tmp_path):
                                           "hourglass": {"extra_records": [str(lsp)]}})
     lines = training_data(tmp_path / "config.json")
     assert len(lines) == 2 and "CMU" in lines[0] and "LSP-extended" in lines[1] and "non-commercial" in lines[1]
+    # or only its fusion network did (fusion.extra_records): named just the same
+    write_json(tmp_path / "config.json", {"data": {"source": "synthetic", "records": str(tmp_path / "none")},
+                                          "fusion": {"extra_records": [str(lsp)]}})
+    assert training_data(tmp_path / "config.json") == lines
 
 
 def test_tflite_pose_2d_and_confidence_parity(tiny_export, tiny_keras):
