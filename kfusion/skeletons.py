@@ -63,6 +63,17 @@ class Skeleton:
         """(parent, child) index pairs, one per non-root joint, in a parents-first order."""
         return [(self.parents[j], j) for j in self.topological_order() if self.parents[j] >= 0]
 
+    @property
+    def mirrored_bones(self):
+        """``((parent, child), (parent', child'))`` pairs of bones that mirror each other (left and
+        right upper arm, ...), each pair once: the bones of a person of equal length."""
+        perm, out = self.flip_permutation, []
+        for p, c in self.bones:
+            m = (perm[p], perm[c])
+            if m != (p, c) and ((m, (p, c)) not in out):
+                out.append(((p, c), m))
+        return out
+
     def topological_order(self):
         """Joint indices ordered so that every parent comes before its children.
 

@@ -80,3 +80,16 @@ def test_parts_resolve():
 def test_identity_mapping():
     pose = np.random.default_rng(0).normal(size=(2, 14, 3))
     np.testing.assert_array_equal(sk.convert(pose, "lsp14", "kth14"), pose)
+
+
+def test_mirrored_bones_pair_each_left_bone_with_its_right_one_once():
+    from kfusion import skeletons
+
+    for name in ("h36m17", "mpii16", "lsp14"):
+        s = skeletons.get(name)
+        pairs = s.mirrored_bones
+        seen = [b for pair in pairs for b in pair]
+        assert len(seen) == len(set(seen))  # each bone in one pair only
+        for a, b in pairs:
+            names = [s.joints[i] for i in a + b]
+            assert [n.replace("l_", "r_") for n in names[:2]] == [n.replace("l_", "r_") for n in names[2:]], names

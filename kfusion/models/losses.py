@@ -11,7 +11,9 @@ predicted pose (camera frame) projected by the scaled orthographic camera that f
 joints best (least squares, the camera of ``kfusion.eval.photos.fit_orthographic``), its residuals
 measured in mm of a person of nominal size (``NOMINAL_SPREAD_MM``). The term does not change when
 the photograph's 2D joints are scaled or shifted (a crop) nor when the predicted pose is scaled,
-so it teaches the shape of the pose, and the renders' 3D term its size and depth.
+so it teaches the shape of the pose, and the renders' 3D term its size and depth. Nothing in a
+photograph's 2D says how long a bone is in depth, so photos also get a symmetry term
+(``symmetry_loss``): a person's left and right bones are of equal length.
 """
 import keras
 from keras import ops
@@ -25,17 +27,33 @@ MIN_PROJECTION_JOINTS = 4
 
 
 @keras.saving.register_keras_serializable(package="kfusion")
-def pose_loss(y_true, y_pred):
+def pose_loss(y_true, y_pred, mirrored_bones=None):
     """0.5 * sum of squared coordinate errors per pose (mm^2): (B, J, 3) -> (B,); Keras averages over B.
 
-    With packed targets (B, J, 7) (the module docstring): ``w3`` times that, plus the projection term.
+    With packed targets (B, J, 7) (the module docstring): ``w3`` times that, plus the projection term
+    and, for the poses without 3D, the symmetry term of ``mirrored_bones`` (the skeleton's
+    ``mirrored_bones``; None: none).
     """
     y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
     if y_true.shape[-1] == 3:
         return 0.5 * ops.sum(ops.square(y_pred - y_true), axis=(-2, -1))
     pose, has_3d = y_true[..., :3], y_true[:, 0, 3]
-    return has_3d * 0.5 * ops.sum(ops.square(y_pred - pose), axis=(-2, -1)) + \
+    loss = has_3d * 0.5 * ops.sum(ops.square(y_pred - pose), axis=(-2, -1)) + \
         projection_loss(y_true[..., 4:6], y_true[..., 6], y_pred)
+    if mirrored_bones:
+        loss = loss + (1.0 - has_3d) * symmetry_loss(y_pred, mirrored_bones)
+    return loss
+
+
+def symmetry_loss(pose, mirrored_bones):
+    """0.5 * sum over mirrored bone pairs of (|left| - |right|)^2, mm^2: (B, J, 3) -> (B,)."""
+    def lengths(side):  # (B, pairs): the bones of one side of each pair
+        parent = [pair[side][0] for pair in mirrored_bones]
+        child = [pair[side][1] for pair in mirrored_bones]
+        d = ops.take(pose, child, axis=1) - ops.take(pose, parent, axis=1)
+        return ops.sqrt(ops.sum(ops.square(d), axis=-1) + 1e-6)
+
+    return 0.5 * ops.sum(ops.square(lengths(0) - lengths(1)), axis=-1)
 
 
 def projection_loss(uv, weights, pose):

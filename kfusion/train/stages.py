@@ -242,8 +242,13 @@ def fusion_stage(cfg, train_cache, val_cache, strategy_name=None, photos=None):
     f = cfg["fusion"]
     batch = int(f["batch_size"])
     steps = cfg["train"]["steps_per_epoch"]
+    loss = pose_loss
     if photos is not None:  # an epoch: the renders' pass, the photographs' share on top (a repeated stream)
         steps = steps or max(1, int(len(train_cache) / (1.0 - float(f["extra_weight"]))) // batch)
+        bones = skeletons.get(cfg["data"]["skeleton"]).mirrored_bones
+
+        def loss(y_true, y_pred):  # photos: projection and symmetry terms (models/losses.py)
+            return pose_loss(y_true, y_pred, mirrored_bones=bones)
 
     def train_data(network, batch_size, num_shards, shard_index, repeat):
         return cache_lib.fusion_dataset(train_cache, cfg, training=True, batch_size=batch_size, repeat=repeat,
@@ -255,7 +260,7 @@ def fusion_stage(cfg, train_cache, val_cache, strategy_name=None, photos=None):
 
     return Stage("fusion", lambda: build_fusion_from_config(cfg, strategy_name), train_data,
                  val_data if val_cache is not None and cfg["train"]["validate"] else None,
-                 loss=pose_loss, metric=mpjpe_per_pose, batch_size=batch, epochs=int(f["epochs"]),
+                 loss=loss, metric=mpjpe_per_pose, batch_size=batch, epochs=int(f["epochs"]),
                  num_samples=len(train_cache), learning_rate=f["learning_rate"],
                  steps_per_epoch=steps, fusion_optimizer=fusion_optimizer_settings(cfg),
                  fusion_trace=True, settle_epoch=settle_epoch(cfg))

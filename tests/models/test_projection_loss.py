@@ -101,3 +101,28 @@ def test_the_loss_keeps_the_3d_form_for_plain_targets():
     truth, pred = _pose(13), _pose(14)
     np.testing.assert_allclose(np.asarray(pose_loss(truth[None], pred[None]))[0],
                                0.5 * np.sum((pred - truth) ** 2), rtol=1e-5)
+
+
+def test_photos_pay_for_unequal_left_and_right_bones_renders_do_not():
+    from kfusion import skeletons
+
+    h36m = skeletons.get("h36m17")
+    bones = h36m.mirrored_bones
+    assert len(bones) == 6  # hip, thigh, shin, collar bone, upper arm, forearm
+    pose = np.zeros((17, 3), np.float32)
+    for j, p in enumerate(h36m.parents):  # a symmetric body: every right bone mirrors a left one
+        if p >= 0:
+            pose[j] = pose[p] + (np.array([100.0, 200.0, 0]) if h36m.joints[j].startswith("r_") else
+                                 np.array([-100.0, 200.0, 0]) if h36m.joints[j].startswith("l_") else [0, -200.0, 0])
+    uv = pose[:, :2]
+    photo = _packed(uv=uv, w2=np.ones(17))[None]
+    assert float(pose_loss(photo, pose[None], mirrored_bones=bones)[0]) < 1e-2
+    longer = pose.copy()
+    wrist, elbow = h36m.index("l_wrist"), h36m.index("l_elbow")
+    longer[wrist] += 0.5 * (pose[wrist] - pose[elbow])  # the left forearm 50 % longer: 112 mm
+    d = 0.5 * np.linalg.norm(pose[wrist] - pose[elbow])
+    with_sym = float(pose_loss(photo, longer[None], mirrored_bones=bones)[0])
+    without = float(pose_loss(photo, longer[None])[0])
+    np.testing.assert_allclose(with_sym - without, 0.5 * d ** 2, rtol=1e-4)
+    render = _packed(pose3d=longer)[None]  # with 3D the 3D term decides: no symmetry term
+    np.testing.assert_allclose(float(pose_loss(render, longer[None], mirrored_bones=bones)[0]), 0.0, atol=1e-6)
