@@ -131,6 +131,12 @@ class Skeleton:
         return tuple(self.indices(e)) if isinstance(e, tuple) else (self.index(e),)
 
 
+# The limb joints that the 2D skeletons (LSP, MPII) and the 3D one (Human3.6M) all name for the same
+# anatomical point: what the photo evaluation scores and what a photograph's 2D teaches the 3D pose.
+LIMB_JOINTS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow", "r_shoulder",
+               "l_shoulder", "l_elbow", "l_wrist")
+
+
 def _limbs(extra=None):
     """The four limb classes of the PCP tables, for skeletons that name limbs l_/r_ alike."""
     parts = {

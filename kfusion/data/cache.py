@@ -18,10 +18,8 @@ from kfusion import skeletons
 from kfusion.data.pipeline import make_dataset, random_crops
 from kfusion.io import atomic_path, load_npz
 
-# The joints whose 2D position in a photograph teaches the 3D pose (fusion.extra_records): the limbs,
-# where the 2D skeletons (LSP, MPII) and the 3D one (Human3.6M) mark the same anatomical point.
-PROJECTION_JOINTS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow",
-                     "r_shoulder", "l_shoulder", "l_elbow", "l_wrist")
+# The joints whose 2D position in a photograph teaches the 3D pose (fusion.extra_records)
+PROJECTION_JOINTS = skeletons.LIMB_JOINTS
 
 
 def hourglass_sizes(cfg):

@@ -28,8 +28,7 @@ from kfusion.errors import KfusionError
 from kfusion.eval import metrics
 
 LSP = skeletons.LSP14
-LIMBS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow", "r_shoulder",
-         "l_shoulder", "l_elbow", "l_wrist")
+LIMBS = skeletons.LIMB_JOINTS
 HELD_OUT = lsp.HELD_OUT  # 0-based [first, last): images im05001 .. im06000
 # the splits of ``kfusion prepare lsp`` that no model trains on: ``val`` to choose settings (for
 # example test-time mirroring), ``test`` (held out) for the reported numbers
