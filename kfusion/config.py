@@ -51,7 +51,7 @@ DEFAULTS = {
         "epochs": 10,
         "learning_rate": 1e-3,
         "schedule": "constant",  # constant | cosine (to 1 % of learning_rate over the run)
-        "checkpoint": None,  # a trained hourglass (.keras) to start from / use as is
+        "checkpoint": None,  # a trained hourglass (.keras) to start from; at another input size it is resized (models.hourglass.resized)
         # 2D-only records (e.g. LSP-extended photographs: kfusion prepare lsp) the hourglass also
         # learns from; extra_weight: the fraction of training batches drawn from them
         "extra_records": [],

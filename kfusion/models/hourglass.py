@@ -145,6 +145,31 @@ class Mirror(keras.layers.Layer):
         return {**super().get_config(), "permutation": self.permutation}
 
 
+def resized(hourglass, input_size):
+    """The same trained hourglass at another input size (the network is fully convolutional): the
+    model rebuilt from its config with the input ``(input_size, input_size, 3)``, its weights copied.
+    The maps come out at ``input_size / 4``. The network then sees people bigger (or smaller) in
+    pixels than it was trained on: fine-tune it at the new size (``hourglass.checkpoint``).
+
+    Raises ValueError when ``input_size`` is not a multiple of the network's total down-sampling.
+    """
+    size = int(input_size)
+    # the stem halves twice (stride-2 convolution, max-pooling), each stack's hourglass ``depth`` times
+    poolings = sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in hourglass.layers)
+    step = 4 * 2 ** ((poolings - 1) // max(len(hourglass.outputs), 1))
+    if size < step or size % step:
+        raise ValueError(f"resized: input_size is {size}; {hourglass.name!r} needs a multiple of {step}")
+    config = hourglass.get_config()
+    inputs = [layer for layer in config["layers"] if layer["class_name"] == "InputLayer"]
+    if len(inputs) != 1:
+        raise ValueError(f"resized: {hourglass.name!r} has {len(inputs)} inputs; expected one image input")
+    shape = list(inputs[0]["config"]["batch_shape"])
+    inputs[0]["config"]["batch_shape"] = [shape[0], size, size, shape[3]]
+    model = keras.Model.from_config(config)
+    model.set_weights(hourglass.get_weights())
+    return model
+
+
 def with_flip_test(hourglass, flip_permutation):
     """The hourglass for testing with its mirror image: its last maps averaged with those of the
     horizontally mirrored input, mirrored back (``Mirror``). Twice the computation; the usual

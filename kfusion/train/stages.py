@@ -147,8 +147,17 @@ def hourglass_stage(cfg):
     def build():
         if hg["checkpoint"]:
             from kfusion.models import load_model
+            from kfusion.models.hourglass import resized
 
-            return load_model(hg["checkpoint"])
+            network = load_model(hg["checkpoint"])
+            trained_at = int(network.inputs[0].shape[1])
+            if trained_at == size:
+                return network
+            try:  # e.g. a 64 px network continued at 96 px: finer maps, the same weights to start from
+                return resized(network, size)
+            except ValueError as e:
+                raise KfusionError(f"hourglass.checkpoint: {hg['checkpoint']} ({trained_at} px) cannot run at "
+                                   f"hourglass.input_size {size}: {e}") from None
         from kfusion.models.hourglass import build_hourglass
 
         return build_hourglass(hg["preset"], input_size=size,

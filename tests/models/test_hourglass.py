@@ -5,7 +5,7 @@ import pytest
 import keras
 
 from kfusion import skeletons
-from kfusion.models.hourglass import build_hourglass, with_flip_test
+from kfusion.models.hourglass import build_hourglass, resized, with_flip_test
 
 
 def test_tiny_outputs_one_heatmap_per_stack():
@@ -79,3 +79,23 @@ def test_flip_test_refuses_a_permutation_of_other_joints():
         with_flip_test(build_hourglass("tiny"), skeletons.get("lsp14").flip_permutation)
     with pytest.raises(ValueError, match="not a permutation"):
         with_flip_test(build_hourglass("tiny"), [0] * 16)
+
+
+def test_resized_keeps_the_weights_and_maps_at_a_quarter_of_the_new_size():
+    model = build_hourglass("tiny")
+    bigger = resized(model, 48)
+    assert bigger.input.shape[1:] == (48, 48, 3) and bigger.output_names == model.output_names
+    assert [tuple(o.shape[1:]) for o in bigger.outputs] == [(12, 12, 16)] * 2
+    for a, b in zip(bigger.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # back at the trained size it is the same function, bit for bit
+    x = np.random.default_rng(4).random((2, 32, 32, 3), dtype=np.float32)
+    for a, b in zip(resized(bigger, 32)(x, training=False), model(x, training=False)):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_resized_refuses_a_size_the_hourglass_cannot_halve_down():
+    with pytest.raises(ValueError, match="input_size is 40; 'hourglass_tiny' needs a multiple of 16"):
+        resized(build_hourglass("tiny"), 40)
+    with pytest.raises(ValueError, match="needs a multiple of 32"):
+        resized(build_hourglass("tiny", depth=3, input_size=64), 48)

@@ -1,0 +1,62 @@
+"""hourglass.checkpoint: a trained hourglass to start from, at its own input size or resized to another."""
+import numpy as np
+import pytest
+
+from kfusion import config as config_mod
+from kfusion import skeletons
+from kfusion.errors import KfusionError
+
+
+@pytest.fixture
+def records_dir(tmp_path):
+    from kfusion.data import records
+
+    rng = np.random.default_rng(0)
+    J, S = skeletons.H36M17.num_joints, 32
+    K = np.array([[300.0, 0, S / 2], [0, 300.0, S / 2], [0, 0, 1]], np.float32)
+
+    def sample(i):
+        uv = rng.uniform(6.0, S - 6.0, (J, 2)).astype(np.float32)
+        z = np.full((J, 1), 5000.0, np.float32)
+        return {"image": rng.integers(0, 256, (S, S, 3), dtype=np.uint8), "joints_2d": uv,
+                "joints_3d": np.concatenate([(uv - S / 2) / 300.0 * z, z], -1).astype(np.float32),
+                "visibility": np.ones(J, np.float32), "intrinsics": K, "subject": "S1", "action": "walk",
+                "camera": "c0", "source": "test", "frame": i}
+
+    data = tmp_path / "records"
+    records.write_records([sample(i) for i in range(4)], data, "train", num_shards=1, skeleton="h36m17")
+    records.write_records([sample(i) for i in range(2)], data, "test", num_shards=1, skeleton="h36m17")
+    records.write_manifest(data, skeleton="h36m17", image_size=S, splits={"train": 4, "test": 2}, source="test")
+    return data
+
+
+def _stage(records_dir, checkpoint, size):
+    from kfusion.train.stages import hourglass_stage
+
+    cfg = config_mod.from_dict({"data": {"records": str(records_dir)},
+                                "hourglass": {"preset": "tiny", "input_size": size, "checkpoint": str(checkpoint)}})
+    return hourglass_stage(cfg)
+
+
+def test_a_checkpoint_of_another_input_size_starts_the_resized_network(tmp_path, records_dir):
+    from kfusion.models import save_model
+    from kfusion.models.hourglass import build_hourglass
+
+    trained = build_hourglass("tiny", input_size=32)
+    save_model(trained, tmp_path / "hg32.keras")
+    same = _stage(records_dir, tmp_path / "hg32.keras", 32).build()
+    bigger = _stage(records_dir, tmp_path / "hg32.keras", 48).build()
+    assert same.input.shape[1:] == (32, 32, 3)
+    assert bigger.input.shape[1:] == (48, 48, 3) and bigger.outputs[-1].shape[1:] == (12, 12, 16)
+    for a, b in zip(bigger.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_that_cannot_run_at_the_size_is_named(tmp_path, records_dir):
+    from kfusion.models import save_model
+    from kfusion.models.hourglass import build_hourglass
+
+    save_model(build_hourglass("tiny", input_size=32), tmp_path / "hg32.keras")
+    with pytest.raises(KfusionError, match=r"hg32.keras \(32 px\) cannot run at hourglass.input_size 40: .*"
+                                           "multiple of 16"):
+        _stage(records_dir, tmp_path / "hg32.keras", 40).build()
