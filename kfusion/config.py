@@ -59,6 +59,9 @@ DEFAULTS = {
         # at test time (the fusion stage's caches and the end-to-end model) average the maps with
         # those of the mirrored crop: twice the hourglass's computation
         "flip_test": False,
+        # and with those of the crop's central zoom_test square enlarged to the input (e.g. 0.875;
+        # with flip_test, its mirror too): two more passes. None: no zoomed view
+        "zoom_test": None,
     },
     "fusion": {
         "preset": "cpu",
@@ -128,7 +131,7 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
 _STRING_LISTS = {"extra_records"}
 _YAML11_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
-_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init", "settle_at"}
+_NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init", "settle_at", "zoom_test"}
 
 
 # The paper's names of some keys: a user who writes them is pointed at the key.
@@ -200,6 +203,8 @@ def _check_value(path, value, default, origin):
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected > {_ABOVE[name]}")
     if name == "settle_at" and not 0.0 <= value <= 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction of the run in [0, 1]")
+    if name == "zoom_test" and not 0.0 < value < 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in (0, 1) of the crop, or null")
     if name == "extra_weight" and not 0.0 <= value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in [0, 1)")
     if name == "alpha_beta_2" and not 0.0 < value < 1.0:

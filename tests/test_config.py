@@ -86,6 +86,8 @@ def test_wrong_types_name_key_value_and_type(given, match):
     ({"lifting": {"dropout": 1.0}}, r"'lifting.dropout' is 1.0; expected a rate in \[0, 1\)"),
     ({"fusion": {"alpha_beta_2": 1.0}}, r"expected Adam's beta_2 in \(0, 1\)"),
     ({"fusion": {"alpha_beta_2": 0}}, r"expected Adam's beta_2 in \(0, 1\)"),
+    ({"hourglass": {"zoom_test": 1.0}}, r"'hourglass.zoom_test' is 1.0; expected a fraction in \(0, 1\) of the crop"),
+    ({"hourglass": {"zoom_test": "yes"}}, r"'hourglass.zoom_test' is 'yes'; expected float"),
 ])
 def test_values_out_of_range_are_refused(given, match):
     with pytest.raises(KfusionError, match=match):
@@ -124,6 +126,7 @@ def test_none_means_automatic_where_the_default_is_none():
     cfg = config_mod.from_dict({"hourglass": {"heatmap_size": None}, "fusion": {"beta_init": None}})
     assert cfg["hourglass"]["heatmap_size"] is None and cfg["fusion"]["beta_init"] is None
     assert config_mod.from_dict({"fusion": {"beta_init": 2}})["fusion"]["beta_init"] == 2.0
+    assert config_mod.from_dict({"hourglass": {"zoom_test": 0.875}})["hourglass"]["zoom_test"] == 0.875
 
 
 def test_override_sets_one_key_validated_and_leaves_the_input_alone():

@@ -125,8 +125,7 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
              "learnt depth. " + ("The test-time fusion network is the pruned one (Sec. 3.1)." if info.get("fusion_pruned")
                                   else "The fusion network is unpruned: its fusion weights were not binary "
                                        "enough to prune exactly.")
-             + (" The confidence maps are the mean of the crop's and of its mirror image's (test-time "
-                "flip)." if info.get("flip_test") else ""), "",
+             + _test_views(info), "",
              f"Exported by kfusion {__version__} from `{source}`.", "",
              "## Inputs and outputs", "",
              f"- input `image`: uint8 (N, {info['input_size']}, {info['input_size']}, 3), RGB, a square crop "
@@ -189,3 +188,13 @@ def write_model_card(path, *args, **kwargs):
     text = model_card(*args, **kwargs)
     write_text(path, text)
     return text
+
+
+def _test_views(info):
+    """The sentence on the hourglass's test-time views ('' when it sees the crop alone)."""
+    views = (["its mirror image's"] if info.get("flip_test") else []) + (
+        [f"those of its central {info['zoom_test']:g} square enlarged to the input"
+         + (" (and of its mirror)" if info.get("flip_test") else "")] if info.get("zoom_test") else [])
+    if not views:
+        return ""
+    return f" The confidence maps are the mean of the crop's and of {' and '.join(views)} (test-time augmentation)."

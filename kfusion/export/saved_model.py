@@ -77,7 +77,11 @@ def model_info(model):
     inner = [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
     info["networks"] = inner
     info["fusion_pruned"] = any(n.endswith("_pruned") for n in inner)
-    info["flip_test"] = any(n.endswith("_flip_test") for n in inner)  # maps averaged with the mirror's
+    # the hourglass's test-time views: the maps averaged with the mirror image's, and a zoomed view's
+    views = [layer for net in model.layers if isinstance(net, keras.Model) for layer in net.layers]
+    info["flip_test"] = any(type(v).__name__ == "Mirror" for v in views)
+    zooms = [v.zoom for v in views if type(v).__name__ == "CentralZoom" and v.zoom < 1.0]
+    info["zoom_test"] = zooms[0] if zooms else None
     info["joints_3d"] = _joint_names(info["skeleton_3d"], num_3d)
     info["joints_2d"] = _joint_names(info["skeleton_2d"], num_2d)
     return info

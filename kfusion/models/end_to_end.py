@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from kfusion.heatmaps import decode_heatmaps_tf, last_stack
+from kfusion.models.hourglass import separable_resample
 
 OUTPUTS = ("pose_3d", "pose_2d", "confidence", "heatmaps")
 
@@ -64,22 +65,12 @@ class AntialiasResize(keras.layers.Layer):
         _, h, w, c = input_shape
         if h is None or w is None or c is None:
             raise ValueError(f"AntialiasResize: input shape {input_shape}; expected static H, W, C")
-        self._hwc = (int(h), int(w), int(c))
         self._rows = antialias_resize_matrix(h, self.size).T.copy()  # (H, size)
         self._cols = antialias_resize_matrix(w, self.size).T.copy()  # (W, size)
         self.built = True
 
     def call(self, x):
-        o = keras.ops
-        h, w, c = self._hwc
-        s = self.size
-        rows = o.convert_to_tensor(self._rows, dtype=x.dtype)
-        cols = o.convert_to_tensor(self._cols, dtype=x.dtype)
-        y = o.transpose(x, (0, 2, 3, 1))  # (N, W, C, H)
-        y = o.reshape(o.matmul(o.reshape(y, (-1, h)), rows), (-1, w, c, s))  # (N, W, C, s)
-        y = o.transpose(y, (0, 3, 2, 1))  # (N, s, C, W)
-        y = o.reshape(o.matmul(o.reshape(y, (-1, w)), cols), (-1, s, c, s))  # (N, s, C, s)
-        return o.transpose(y, (0, 1, 3, 2))
+        return separable_resample(x, self._rows, self._cols)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.size, self.size, input_shape[3])

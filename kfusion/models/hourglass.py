@@ -170,22 +170,141 @@ def resized(hourglass, input_size):
     return model
 
 
-def with_flip_test(hourglass, flip_permutation):
-    """The hourglass for testing with its mirror image: its last maps averaged with those of the
-    horizontally mirrored input, mirrored back (``Mirror``). Twice the computation; the usual
-    test-time augmentation of pose networks (Newell et al. 2016).
+def separable_resample(x, rows, cols):
+    """(N, H, W, C) -> (N, h, w, C): ``rows`` (H, h) applied down the columns and ``cols`` (W, w) along
+    the rows, i.e. ``rows.T @ x[n, :, :, c] @ cols``. Written as transposes, reshapes and 2D matrix
+    products, which TFLite converts to builtin ops (einsum and ScaleAndTranslate it does not)."""
+    o = keras.ops
+    _, H, W, C = x.shape
+    h, w = int(rows.shape[1]), int(cols.shape[1])
+    rows = o.convert_to_tensor(rows, dtype=x.dtype)
+    cols = o.convert_to_tensor(cols, dtype=x.dtype)
+    y = o.transpose(x, (0, 2, 3, 1))  # (N, W, C, H)
+    y = o.reshape(o.matmul(o.reshape(y, (-1, H)), rows), (-1, W, C, h))  # (N, W, C, h)
+    y = o.transpose(y, (0, 3, 2, 1))  # (N, h, C, W)
+    y = o.reshape(o.matmul(o.reshape(y, (-1, W)), cols), (-1, h, C, w))  # (N, h, C, w)
+    return o.transpose(y, (0, 1, 3, 2))
+
+
+def zoom_matrix(n, zoom):
+    """(n, n) float32 bilinear resampling of a length-``n`` axis about its centre by ``zoom``: output
+    sample ``o`` reads input coordinate ``(o + 0.5) * zoom + n (1 - zoom) / 2`` (corner convention).
+    ``zoom < 1`` enlarges the central ``zoom * n`` pixels to ``n``; ``zoom > 1`` shrinks the axis into
+    the middle, and samples that fall outside the input get weight 0 (rows summing to less than 1).
+    """
+    n, zoom = int(n), float(zoom)
+    if n < 1 or zoom <= 0:
+        raise ValueError(f"zoom_matrix: n {n}, zoom {zoom}; expected n >= 1 and zoom > 0")
+    out = np.zeros((n, n), np.float64)
+    x = (np.arange(n) + 0.5) * zoom + n * (1.0 - zoom) / 2.0 - 0.5  # pixel-centre index of each sample
+    left = np.floor(x).astype(int)
+    for o, (i, frac) in enumerate(zip(left, x - left)):
+        for j, w in ((i, 1.0 - frac), (i + 1, frac)):
+            if 0 <= j < n and w > 0:
+                out[o, j] = w
+    return out.astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="kfusion")
+class CentralZoom(keras.layers.Layer):
+    """(B, n, n, C) resampled about the centre by ``zoom`` (``zoom_matrix`` on both axes): with zoom
+    0.875 the central 7/8 of a crop enlarged to the whole crop; with 1 / 0.875 the maps of such an
+    enlarged crop put back where they belong in the crop's own frame (0 outside). Matrix products
+    only, which TFLite runs with builtin ops.
+    """
+
+    def __init__(self, zoom, **kwargs):
+        super().__init__(**kwargs)
+        self.zoom = float(zoom)
+        if not self.zoom > 0:
+            raise ValueError(f"CentralZoom: zoom is {zoom}; expected > 0")
+
+    def build(self, input_shape):
+        _, h, w, _ = input_shape
+        if h is None or h != w:
+            raise ValueError(f"CentralZoom: input shape {input_shape}; expected square (B, n, n, C) with static n")
+        self._matrix = zoom_matrix(h, self.zoom)
+        self.built = True
+
+    def call(self, x):
+        m = self._matrix.T.copy()  # (n in, n out)
+        return separable_resample(x, m, m)
+
+    def get_config(self):
+        return {**super().get_config(), "zoom": self.zoom}
+
+
+@keras.saving.register_keras_serializable(package="kfusion")
+class ViewMean(keras.layers.Layer):
+    """The mean of ``plain`` views' maps (the crop, its mirror) and as many zoomed views' maps put
+    back by ``CentralZoom(1 / zoom)``, each map pixel over the views that cover it: a zoomed view
+    sees only the crop's central ``zoom`` square (partly, at its bilinear edge)."""
+
+    def __init__(self, zoom, plain, **kwargs):
+        super().__init__(**kwargs)
+        self.zoom, self.plain = float(zoom), int(plain)
+
+    def build(self, input_shape):
+        h = int(input_shape[0][1])
+        r = zoom_matrix(h, 1.0 / self.zoom).sum(axis=1)  # each map row's coverage by a zoomed view
+        zoomed = len(input_shape) - self.plain
+        self._inverse_cover = (1.0 / (self.plain + zoomed * np.outer(r, r)))[None, :, :, None].astype(np.float32)
+        self.built = True
+
+    def call(self, views):
+        total = views[0]
+        for v in views[1:]:
+            total = total + v
+        return total * keras.ops.convert_to_tensor(self._inverse_cover, dtype=total.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "zoom": self.zoom, "plain": self.plain}
+
+
+def with_test_augmentation(hourglass, flip_permutation=None, zoom=None):
+    """The hourglass for testing on more than the crop itself: its last maps averaged with those of
+    the horizontally mirrored input, mirrored back (``flip_permutation``: the skeleton's, left and
+    right relabelled; ``Mirror``), and, with ``zoom`` in (0, 1), with those of the crop's central
+    ``zoom`` square enlarged to the input size (and of its mirror), put back in the crop's frame
+    (``CentralZoom``) and averaged where they cover it. Test-time augmentation of pose networks
+    (Newell et al. 2016); each view is one more hourglass pass.
 
     Returns a ``keras.Model`` with the hourglass's input and one output, the averaged maps, which
     ``kfusion.heatmaps.last_stack`` reads as the prediction (as it reads the last of the stacks).
     """
+    if flip_permutation is None and zoom is None:
+        raise ValueError("with_test_augmentation: nothing to add; give flip_permutation, zoom or both")
+    if zoom is not None and not 0.0 < float(zoom) < 1.0:
+        raise ValueError(f"with_test_augmentation: zoom is {zoom}; expected a fraction in (0, 1) of the crop")
     shape = tuple(hourglass.inputs[0].shape[1:])
     image = keras.Input(shape, name="image")
 
-    direct = last_stack(hourglass(image, training=False))
-    if int(direct.shape[-1]) != len(flip_permutation):
-        raise ValueError(f"with_flip_test: the hourglass predicts {direct.shape[-1]} maps; the permutation "
-                         f"has {len(flip_permutation)}")
-    mirrored = Mirror(name="mirror_image")(image)
-    back = Mirror(flip_permutation, name="mirror_maps")(last_stack(hourglass(mirrored, training=False)))
-    mean = keras.layers.Average(dtype="float32", name="heatmaps_flip_test")([direct, back])
-    return keras.Model(image, mean, name=f"{hourglass.name}_flip_test")
+    def maps_of(x, tag):
+        """The view's maps, and its mirror's mirrored back."""
+        direct = last_stack(hourglass(x, training=False))
+        if flip_permutation is None:
+            return [direct]
+        if int(direct.shape[-1]) != len(flip_permutation):
+            raise ValueError(f"with_test_augmentation: the hourglass predicts {direct.shape[-1]} maps; the "
+                             f"permutation has {len(flip_permutation)}")
+        mirrored = Mirror(name=f"mirror_image{tag}")(x)
+        return [direct, Mirror(flip_permutation, name=f"mirror_maps{tag}")(last_stack(hourglass(mirrored, training=False)))]
+
+    views = maps_of(image, "")
+    name = hourglass.name + ("_flip" if flip_permutation is not None else "")
+    if zoom is None:
+        mean = views[0] if len(views) == 1 else keras.layers.Average(dtype="float32")(views)
+        mean = keras.layers.Activation("linear", dtype="float32", name="heatmaps_tested")(mean)
+        return keras.Model(image, mean, name=f"{name}_test")
+    zoomed = maps_of(CentralZoom(float(zoom), name="zoom_image")(image), "_zoom")
+    back = [CentralZoom(1.0 / float(zoom), name=f"zoom_maps{i}")(m) for i, m in enumerate(zoomed)]
+    mean = ViewMean(float(zoom), len(views), dtype="float32", name="heatmaps_tested")(views + back)
+    return keras.Model(image, mean, name=f"{name}_zoom_test")
+
+
+def with_flip_test(hourglass, flip_permutation):
+    """``with_test_augmentation`` with the mirror image only (twice the computation)."""
+    return with_test_augmentation(hourglass, flip_permutation)

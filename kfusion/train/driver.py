@@ -70,8 +70,9 @@ def train_lifting_pairs(cfg, data_dir, run_dir, **kwargs):
 
 
 def load_hourglass(path, cfg=None):
-    """The trained hourglass at ``path``; with ``cfg``'s ``hourglass.flip_test``, the hourglass for
-    testing with its mirror image (``kfusion.models.hourglass.with_flip_test``)."""
+    """The trained hourglass at ``path``; with ``cfg``'s ``hourglass.flip_test`` and ``zoom_test``,
+    the hourglass for testing with its mirror image and a zoomed view
+    (``kfusion.models.hourglass.with_test_augmentation``)."""
     from kfusion.models import load_model
 
     path = Path(path)
@@ -79,11 +80,19 @@ def load_hourglass(path, cfg=None):
         raise KfusionError(f"{path}: no trained hourglass there (run `kfusion train hourglass` first, "
                            "or pass --hourglass PATH.keras)")
     model = load_model(path)
-    if cfg is not None and cfg["hourglass"]["flip_test"]:
-        from kfusion.models.hourglass import with_flip_test
+    hg = cfg["hourglass"] if cfg is not None else {"flip_test": False, "zoom_test": None}
+    if hg["flip_test"] or hg["zoom_test"]:
+        from kfusion.models.hourglass import with_test_augmentation
 
-        model = with_flip_test(model, skeletons.get(cfg["data"]["heatmap_skeleton"]).flip_permutation)
+        flip = skeletons.get(cfg["data"]["heatmap_skeleton"]).flip_permutation if hg["flip_test"] else None
+        model = with_test_augmentation(model, flip, zoom=hg["zoom_test"])
     return model
+
+
+def test_suffix(cfg):
+    """The caches' file-name mark of the hourglass's test-time views: '', '-flip', '-flip-zoom0.875'."""
+    hg = cfg["hourglass"]
+    return ("-flip" if hg["flip_test"] else "") + (f"-zoom{hg['zoom_test']:g}" if hg["zoom_test"] else "")
 
 
 def save_end_to_end(hourglass_path, fusion, out_dir, cfg=None):
@@ -100,14 +109,14 @@ def save_end_to_end(hourglass_path, fusion, out_dir, cfg=None):
 
 
 def caches(cfg, run_dir, hourglass_path, splits, records=None):
-    """HeatmapCaches for ``splits``, computed once per hourglass (and ``hourglass.flip_test``) and
+    """HeatmapCaches for ``splits``, computed once per hourglass (and its test-time views) and
     kept in ``run_dir/cache``; ``records``: another records folder than the config's (its caches are
     named after it)."""
     hourglass_path = Path(hourglass_path)
     if not hourglass_path.is_file():  # before its time is compared with the caches'
         load_hourglass(hourglass_path)
     cache_dir = Path(run_dir) / "cache"
-    suffix = "-flip" if cfg["hourglass"]["flip_test"] else ""
+    suffix = test_suffix(cfg)
     prefix = f"{Path(records).name}-" if records else ""
     out, model = {}, None
     for split in splits:

@@ -158,6 +158,10 @@ def test_mirror_tested_maps_have_caches_of_their_own(run):
     assert (run_dir / "cache" / "train.npz").is_file() and (run_dir / "cache" / "train-flip.npz").is_file()
     driver.caches(flipped, run_dir, hourglass, ["train"])  # reused
     assert calls["predict"] == ["train", "train"]
+    zoomed = config_mod.override(flipped, "hourglass.zoom_test", 0.875)  # a zoomed view too: other maps again
+    driver.caches(zoomed, run_dir, hourglass, ["train"])
+    assert calls["predict"] == ["train", "train", "train"]
+    assert (run_dir / "cache" / "train-flip-zoom0.875.npz").is_file()
 
 
 def test_photo_records_have_caches_named_after_them(run):

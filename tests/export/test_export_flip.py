@@ -1,29 +1,30 @@
-"""An end-to-end model whose hourglass is tested with its mirror image (``hourglass.flip_test``):
-it says so in its metadata, and Keras, SavedModel and TFLite compute the same maps and poses."""
+"""An end-to-end model whose hourglass is tested with its mirror image (``hourglass.flip_test``) and
+a zoomed view (``hourglass.zoom_test``): it says so in its metadata, and Keras, SavedModel and TFLite
+compute the same maps and poses."""
 import json
 
 import numpy as np
 import pytest
 
 
-@pytest.fixture(scope="module")
-def flip_tested(tmp_path_factory):
-    """``(.keras path, the end-to-end model, its plain hourglass)``."""
+@pytest.fixture(scope="module", params=[None, 0.75], ids=["flip", "flip+zoom"])
+def flip_tested(tmp_path_factory, request):
+    """``(.keras path, the end-to-end model, its plain hourglass, zoom)``."""
     import keras
 
     from kfusion import skeletons
     from kfusion.models import save_model, uncompiled
     from kfusion.models.end_to_end import build_end_to_end
     from kfusion.models.fusion import build_fusion_network
-    from kfusion.models.hourglass import build_hourglass, with_flip_test
+    from kfusion.models.hourglass import build_hourglass, with_test_augmentation
 
     keras.utils.set_random_seed(0)
     hourglass = build_hourglass("tiny")
-    model = build_end_to_end(with_flip_test(hourglass, skeletons.get("mpii16").flip_permutation),
-                             build_fusion_network("tiny", "early", seed=0))
+    tested = with_test_augmentation(hourglass, skeletons.get("mpii16").flip_permutation, zoom=request.param)
+    model = build_end_to_end(tested, build_fusion_network("tiny", "early", seed=0))
     path = tmp_path_factory.mktemp("flip") / "end_to_end.keras"
     save_model(uncompiled(model), path)
-    return path, model, hourglass
+    return path, model, hourglass, request.param
 
 
 def _images(n=4):
@@ -35,16 +36,28 @@ def _images(n=4):
 def test_the_models_maps_are_the_mean_of_the_crops_and_the_mirrors(flip_tested):
     from kfusion import skeletons
     from kfusion.export.saved_model import load_end_to_end, model_info
+    from kfusion.models.hourglass import zoom_matrix
 
-    path, _, hourglass = flip_tested
+    path, _, hourglass, zoom = flip_tested
     loaded = load_end_to_end(path)
-    assert model_info(loaded)["flip_test"] is True
+    assert model_info(loaded)["flip_test"] is True and model_info(loaded)["zoom_test"] == zoom
     images = _images()
     x = images.astype(np.float32) / 255.0
     perm = skeletons.get("mpii16").flip_permutation
-    direct = hourglass(x, training=False)[-1].numpy()
-    back = hourglass(np.ascontiguousarray(x[:, :, ::-1]), training=False)[-1].numpy()[:, :, ::-1][..., perm]
-    np.testing.assert_allclose(loaded(images)["heatmaps"].numpy(), 0.5 * (direct + back), atol=1e-5)
+
+    def views(x):
+        direct = hourglass(x, training=False)[-1].numpy()
+        back = hourglass(np.ascontiguousarray(x[:, :, ::-1]), training=False)[-1].numpy()[:, :, ::-1][..., perm]
+        return direct + back
+
+    expected = 0.5 * views(x)
+    if zoom is not None:  # the central 24 px enlarged to 32, its 8x8 maps put back into the central 6x6
+        Z, B = zoom_matrix(32, zoom), zoom_matrix(8, 1 / zoom)
+        zoomed = views(np.einsum("ij,njkc,lk->nilc", Z, x, Z).astype(np.float32))
+        cover = 2 + 2 * np.outer(B.sum(1), B.sum(1))[None, :, :, None]
+        expected = (views(x) + np.einsum("ij,njkc,lk->nilc", B, zoomed, B)) / cover
+        assert np.all(cover[0, 0, :] == 2) and np.all(cover[0, 2:6, 2:6] == 4)  # the edge has no zoomed view
+    np.testing.assert_allclose(loaded(images)["heatmaps"].numpy(), expected, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -54,10 +67,11 @@ def test_exported_flip_tested_model_matches_keras(flip_tested, tmp_path):
     from kfusion.export.package import export_model
     from kfusion.export.tflite import TFLiteRunner
 
-    path, model, _ = flip_tested
+    path, model, _, zoom = flip_tested
     out = tmp_path / "kf-flip"
     export_model(path, out, num_parity=4, speed_repeats=1, variants=("float32",))
-    assert json.loads((out / "kfusion.json").read_text())["flip_test"] is True
+    info = json.loads((out / "kfusion.json").read_text())
+    assert info["flip_test"] is True and info["zoom_test"] == zoom
     images = _images()
     ref = {k: v.numpy() for k, v in model(images).items()}
     served = tf.saved_model.load(str(out / "1")).signatures["serving_default"](image=tf.constant(images))

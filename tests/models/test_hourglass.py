@@ -5,7 +5,9 @@ import pytest
 import keras
 
 from kfusion import skeletons
-from kfusion.models.hourglass import build_hourglass, resized, with_flip_test
+from kfusion.heatmaps import decode_heatmaps, render_heatmaps
+from kfusion.models.hourglass import (CentralZoom, build_hourglass, resized, with_flip_test, with_test_augmentation,
+                                     zoom_matrix)
 
 
 def test_tiny_outputs_one_heatmap_per_stack():
@@ -64,10 +66,11 @@ def test_flip_test_averages_the_mirror_images_maps_mirrored_back():
     np.testing.assert_allclose(mirrored, out[:, :, ::-1][..., perm], atol=1e-5)
 
 
-def test_flip_test_saves_and_loads_in_safe_mode(tmp_path):
+@pytest.mark.parametrize("zoom", [None, 0.875], ids=["flip", "flip+zoom"])
+def test_tested_hourglass_saves_and_loads_in_safe_mode(tmp_path, zoom):
     from kfusion.models import load_model, save_model
 
-    tested = with_flip_test(build_hourglass("tiny"), skeletons.get("mpii16").flip_permutation)
+    tested = with_test_augmentation(build_hourglass("tiny"), skeletons.get("mpii16").flip_permutation, zoom=zoom)
     save_model(tested, tmp_path / "tested.keras")
     loaded = load_model(tmp_path / "tested.keras")
     x = np.random.default_rng(3).random((1, 32, 32, 3), dtype=np.float32)
@@ -99,3 +102,45 @@ def test_resized_refuses_a_size_the_hourglass_cannot_halve_down():
         resized(build_hourglass("tiny"), 40)
     with pytest.raises(ValueError, match="needs a multiple of 32"):
         resized(build_hourglass("tiny", depth=3, input_size=64), 48)
+
+
+def test_zoom_matrix_samples_about_the_centre_in_the_corner_convention():
+    m = zoom_matrix(8, 0.75)  # output pixel o reads input coordinate (o + 0.5) * 0.75 + 1 (corner convention)
+    np.testing.assert_allclose(m[0, :2], [0.125, 0.875])
+    np.testing.assert_allclose(m.sum(axis=1), 1.0)
+    back = zoom_matrix(8, 1 / 0.75)  # the 8 zoomed pixels shrink into the central 6: the outermost see none
+    assert back[0].sum() == 0 and back[-1].sum() == 0
+    np.testing.assert_allclose(back[1, :2], [5 / 6, 1 / 6], atol=1e-6)
+    np.testing.assert_allclose(zoom_matrix(5, 1.0), np.eye(5))
+    with pytest.raises(ValueError, match="zoom 0.0"):
+        zoom_matrix(4, 0.0)
+
+
+def test_maps_of_a_zoomed_crop_put_back_peak_where_the_joints_are():
+    h, zoom = 16, 0.75
+    joints = np.array([[[5.3, 7.9], [10.6, 4.2], [8.0, 11.5]]], np.float32)  # base-crop map px, corner convention
+    in_zoomed = (joints - h * (1 - zoom) / 2) / zoom  # where the enlarged centre shows them
+    maps = render_heatmaps(in_zoomed, h, sigma=1.0).astype(np.float32)
+    back = CentralZoom(1 / zoom)(maps).numpy()
+    found, _ = decode_heatmaps(back)
+    np.testing.assert_allclose(found, joints, atol=0.15)
+
+
+def test_zoom_test_is_the_mean_over_the_views_that_see_each_pixel():
+    hourglass = build_hourglass("tiny")
+    tested = with_test_augmentation(hourglass, zoom=0.5)  # no mirror: the crop and its central half
+    x = np.random.default_rng(5).random((2, 32, 32, 3), dtype=np.float32)
+    Z, B = zoom_matrix(32, 0.5), zoom_matrix(8, 2.0)
+    direct = hourglass(x, training=False)[-1].numpy()
+    zoomed = hourglass(np.einsum("ij,njkc,lk->nilc", Z, x, Z).astype(np.float32), training=False)[-1].numpy()
+    cover = 1 + np.outer(B.sum(1), B.sum(1))[None, :, :, None]
+    np.testing.assert_allclose(tested(x).numpy(), (direct + np.einsum("ij,njkc,lk->nilc", B, zoomed, B)) / cover,
+                               atol=1e-5)
+    np.testing.assert_allclose(tested(x).numpy()[:, 0], direct[:, 0], atol=1e-6)  # the border: the crop alone
+
+
+def test_test_augmentation_refuses_a_zoom_out_and_nothing_to_add():
+    with pytest.raises(ValueError, match="zoom is 1.2; expected a fraction in"):
+        with_test_augmentation(build_hourglass("tiny"), zoom=1.2)
+    with pytest.raises(ValueError, match="nothing to add"):
+        with_test_augmentation(build_hourglass("tiny"))
