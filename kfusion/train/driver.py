@@ -139,8 +139,14 @@ def photo_cache(cfg, run_dir, hourglass_path):
     parts = [caches(cfg, run_dir, hourglass_path, ["train"], records=path)["train"] for path in extras]
     if len(parts) == 1:
         return parts[0]
-    fields = HeatmapCache.__dataclass_fields__
-    merged = {k: np.concatenate([getattr(p, k) for p in parts]) for k in fields if k != "input_size"}
+    fields = [k for k in HeatmapCache.__dataclass_fields__ if k != "input_size"]
+    for k in fields:  # e.g. photographs of another skeleton: one line naming both folders
+        shapes = [None if getattr(p, k) is None else getattr(p, k).shape[1:] for p in parts]
+        if any(sh != shapes[0] for sh in shapes):
+            i = next(i for i, sh in enumerate(shapes) if sh != shapes[0])
+            raise KfusionError(f"fusion.extra_records: {extras[0]} and {extras[i]} give '{k}' of shapes "
+                               f"{shapes[0]} and {shapes[i]} per sample; expected the same skeletons and sizes")
+    merged = {k: np.concatenate([getattr(p, k) for p in parts]) for k in fields}
     return HeatmapCache(input_size=parts[0].input_size, **merged)
 
 

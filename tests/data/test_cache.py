@@ -177,6 +177,17 @@ def test_photo_records_have_caches_named_after_them(run):
     assert calls["records"] == ["data/lsp", "other/mpii"] and len(two) == 8  # lsp reused, mpii added
 
 
+def test_photo_records_of_another_skeleton_are_a_one_line_error(run):
+    driver, cfg, run_dir, hourglass, calls = run
+    _age(hourglass, 100)
+    odd = make_cache(4, seed=7)
+    odd.pose_3d = odd.pose_3d[:, :14]  # a 14-joint skeleton's (placeholder) 3D
+    odd.save(run_dir / "cache" / "odd-train.npz")
+    cfg = config_mod.override(cfg, "fusion.extra_records", ["data/lsp", "more/odd"])
+    with pytest.raises(KfusionError, match=r"data/lsp and more/odd give 'pose_3d' of shapes \(17, 3\) and \(14, 3\)"):
+        driver.photo_cache(cfg, run_dir, hourglass)
+
+
 def test_a_missing_hourglass_is_a_one_line_error_naming_it(tmp_path):
     from kfusion.train import driver
 
