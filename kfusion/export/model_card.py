@@ -192,9 +192,10 @@ def write_model_card(path, *args, **kwargs):
 
 def _test_views(info):
     """The sentence on the hourglass's test-time views ('' when it sees the crop alone)."""
-    views = (["its mirror image's"] if info.get("flip_test") else []) + (
-        [f"those of its central {info['zoom_test']:g} square enlarged to the input"
-         + (" (and of its mirror)" if info.get("flip_test") else "")] if info.get("zoom_test") else [])
-    if not views:
+    flip, zoom = info.get("flip_test"), info.get("zoom_test")
+    if not flip and not zoom:
         return ""
-    return f" The confidence maps are the mean of the crop's and of {' and '.join(views)} (test-time augmentation)."
+    views = ["the crop"] + (["its mirror image"] if flip else []) + (
+        [f"its central {zoom:g} square enlarged to the input" + (" (and that square's mirror image)" if flip else "")]
+        if zoom else [])
+    return f" The confidence maps are averaged over test-time views: {', '.join(views[:-1])} and {views[-1]}."
