@@ -89,6 +89,10 @@ DEFAULTS = {
         # fraction of training samples drawn from them
         "extra_records": [],
         "extra_weight": 0.25,
+        # the probability that a training sample is mirrored: its image and maps (left and right
+        # maps swapped), its 3D pose (x negated, left and right swapped) and its 2D labels. The paper
+        # crops only; the mirror images are people moving the other way round
+        "flip": 0.0,
     },
     "lifting": {
         "units": 1024,
@@ -205,6 +209,8 @@ def _check_value(path, value, default, origin):
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction of the run in [0, 1]")
     if name == "zoom_test" and not 0.0 < value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in (0, 1) of the crop, or null")
+    if path == "fusion.flip" and not 0.0 <= value <= 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a probability in [0, 1]")
     if name == "extra_weight" and not 0.0 <= value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in [0, 1)")
     if name == "alpha_beta_2" and not 0.0 < value < 1.0:

@@ -148,6 +148,8 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_s
     ``photos``: a HeatmapCache of 2D-only photographs (training, repeated): a ``fusion.extra_weight``
     share of the samples comes from them and the targets are packed (``pack_targets``, (B, J, 7)).
     The crop leaves their loss unchanged: the projection term fits scale and shift.
+
+    ``fusion.flip``: when training, each sample is mirrored with that probability (``mirror_sample``).
     """
     import tensorflow as tf
 
@@ -171,22 +173,57 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_s
             weights=[1.0 - w, w], seed=cfg["seed"])
     ds = ds.batch(batch_size, drop_remainder=training)
     crop = training and aug["crop_prob"] > 0
+    flip = float(cfg["fusion"]["flip"]) if training else 0.0
+    mirror = mirror_sample(cfg, cache.input_size) if flip > 0 else None
 
     def to_inputs(images, heatmaps, pose, rseed=None):
         img = tf.cast(images, tf.float32) / 255.0
         hms = tf.image.resize(tf.cast(heatmaps, tf.float32), (size, size))
+        if flip > 0:
+            seed = tf.stack([rseed, tf.constant(104729, tf.int64)])
+            chosen = tf.random.stateless_uniform(tf.shape(img)[:1], seed=seed) < flip
+            img, hms, pose = mirror(img, hms, pose, chosen)
         x = tf.concat([img, hms], axis=-1)
         if crop:  # the same crop for the image and its maps
             x = random_crops(x, rseed, aug)
         return {"image": x[..., :3], "heatmaps": x[..., 3:]}, pose
 
-    if crop:
+    if crop or flip > 0:
         rng = tf.data.Dataset.random(seed=cfg["seed"] + 7919 * shard_index, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip((ds, rng)).map(lambda batch, rseed: to_inputs(*batch, rseed),
                                                 num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def mirror_sample(cfg, input_size):
+    """``mirror(images, heatmaps, pose, chosen)``: the ``chosen`` (B,) samples of a fusion batch
+    mirrored left to right: images and maps (B, S, S, C) reversed along x, the maps' joints relabelled
+    (the heatmap skeleton's ``flip_permutation``); the 3D pose (B, J, 3) or packed targets (B, J, 7,
+    ``pack_targets``) relabelled with the 3D skeleton's permutation, x negated (camera frame) and
+    the 2D label u mirrored in the crop of ``input_size`` px (u -> input_size - u)."""
+    import tensorflow as tf
+
+    perm_maps = skeletons.get(cfg["data"]["heatmap_skeleton"]).flip_permutation
+    perm_3d = skeletons.get(cfg["data"]["skeleton"]).flip_permutation
+    size = float(input_size)
+
+    def mirror(images, heatmaps, pose, chosen):
+        pick = lambda a, b: tf.where(tf.reshape(chosen, [-1] + [1] * (len(a.shape) - 1)), b, a)  # noqa: E731
+        images = pick(images, images[:, :, ::-1])
+        heatmaps = pick(heatmaps, tf.gather(heatmaps[:, :, ::-1], perm_maps, axis=-1))
+        swapped = tf.gather(pose, perm_3d, axis=1)
+        sign = [-1.0] + [1.0] * (int(pose.shape[-1]) - 1)  # x negated
+        offset = [0.0] * int(pose.shape[-1])
+        if int(pose.shape[-1]) == 7:  # packed: u -> size - u
+            sign[4], offset[4] = -1.0, size
+        mirrored = swapped * tf.constant(sign, pose.dtype) + tf.constant(offset, pose.dtype)
+        if int(pose.shape[-1]) == 7:  # u of an unlabelled joint stays 0
+            mirrored = tf.concat([mirrored[..., :4], mirrored[..., 4:5] * swapped[..., 6:7], mirrored[..., 5:]], -1)
+        return images, heatmaps, pick(pose, mirrored)
+
+    return mirror
 
 
 def lifting_inputs(cache, ground_truth=False):
