@@ -93,6 +93,9 @@ DEFAULTS = {
         # maps swapped), its 3D pose (x negated, left and right swapped) and its 2D labels. The paper
         # crops only; the mirror images are people moving the other way round
         "flip": 0.0,
+        # the deployable model's 3D pose: the mean of the crop's and (mirrored back) of the mirrored
+        # crop's (one more pass of the fusion network)
+        "flip_test": False,
     },
     "lifting": {
         "units": 1024,

@@ -125,7 +125,9 @@ def model_card(name, info, *, source, files, parity=None, speeds=None, results_p
              "learnt depth. " + ("The test-time fusion network is the pruned one (Sec. 3.1)." if info.get("fusion_pruned")
                                   else "The fusion network is unpruned: its fusion weights were not binary "
                                        "enough to prune exactly.")
-             + _test_views(info), "",
+             + _test_views(info)
+             + (" The 3D pose is the mean of the crop's and, mirrored back, of its mirror image's."
+                if info.get("pose_flip_test") else ""), "",
              f"Exported by kfusion {__version__} from `{source}`.", "",
              "## Inputs and outputs", "",
              f"- input `image`: uint8 (N, {info['input_size']}, {info['input_size']}, 3), RGB, a square crop "

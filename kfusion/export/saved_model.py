@@ -82,6 +82,7 @@ def model_info(model):
     info["flip_test"] = any(type(v).__name__ == "Mirror" for v in views)
     zooms = [v.zoom for v in views if type(v).__name__ == "CentralZoom" and v.zoom < 1.0]
     info["zoom_test"] = zooms[0] if zooms else None
+    info["pose_flip_test"] = any(type(layer).__name__ == "MirrorPose" for layer in model.layers)  # 3D mirror mean
     info["joints_3d"] = _joint_names(info["skeleton_3d"], num_3d)
     info["joints_2d"] = _joint_names(info["skeleton_2d"], num_2d)
     return info

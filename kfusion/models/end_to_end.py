@@ -139,7 +139,27 @@ def prune_or_keep(fusion):
         return fusion
 
 
-def build_end_to_end(hourglass, fusion, *, prune_fusion=True, name="kfusion"):
+@keras.saving.register_keras_serializable(package="kfusion")
+class MirrorPose(keras.layers.Layer):
+    """The 3D pose (N, J, 3) of the mirror image: x negated (camera frame), left and right joints
+    relabelled with ``permutation`` (the 3D skeleton's ``flip_permutation``)."""
+
+    def __init__(self, permutation, **kwargs):
+        super().__init__(**kwargs)
+        self.permutation = [int(i) for i in permutation]
+        if sorted(self.permutation) != list(range(len(self.permutation))):
+            raise ValueError(f"MirrorPose: permutation {self.permutation} is not a permutation of 0..J-1")
+
+    def call(self, pose):
+        o = keras.ops
+        swapped = o.take(pose, o.convert_to_tensor(np.asarray(self.permutation, np.int32)), axis=1)
+        return swapped * o.convert_to_tensor(np.array([-1.0, 1.0, 1.0], np.float32), dtype=pose.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "permutation": self.permutation}
+
+
+def build_end_to_end(hourglass, fusion, *, prune_fusion=True, mirror_3d=None, name="kfusion"):
     """One Keras model from an RGB crop to 3D and 2D pose.
 
     Args:
@@ -149,6 +169,11 @@ def build_end_to_end(hourglass, fusion, *, prune_fusion=True, name="kfusion"):
             (Sf, Sf, Jh), output ``pose_3d`` (J, 3) mm.
         prune_fusion: replace ``fusion`` by ``kfusion.models.pruning.prune(fusion)`` (the compact
             test-time network); falls back to ``fusion`` with a warning if it cannot be pruned.
+        mirror_3d: ``(maps permutation, 3D permutation)`` (the skeletons' ``flip_permutation``): the
+            3D pose is the mean of the fusion network's on the crop and, mirrored back
+            (``MirrorPose``), on the mirrored crop and maps (one more fusion pass; the maps are not
+            computed again: the hourglass's mirror- and zoom-tested maps of a mirrored crop are
+            its maps mirrored). None: the crop alone.
 
     Returns:
         ``keras.Model`` with input ``image`` uint8 (N, S, S, 3) and a dict of outputs:
@@ -166,8 +191,20 @@ def build_end_to_end(hourglass, fusion, *, prune_fusion=True, name="kfusion"):
     pose_2d, confidence = HeatmapDecode(size, name="decode")(maps)
     maps_f = keras.layers.Resizing(fusion_size, fusion_size, interpolation="bilinear", name="maps_resize")(maps)
     image_f = AntialiasResize(fusion_size, name="image_resize")(x)
-    pose_3d = fusion({"image": image_f, "heatmaps": maps_f}, training=False)
+    pose_3d = _pose(fusion({"image": image_f, "heatmaps": maps_f}, training=False))
+    if mirror_3d is not None:
+        from kfusion.models.hourglass import Mirror
+
+        perm_maps, perm_3d = mirror_3d
+        mirrored = fusion({"image": Mirror(name="mirror_image_f")(image_f),
+                           "heatmaps": Mirror(perm_maps, name="mirror_maps_f")(maps_f)}, training=False)
+        back = MirrorPose(perm_3d, name="mirror_pose")(_pose(mirrored))
+        pose_3d = keras.layers.Average(name="pose_mirror_mean")([pose_3d, back])
     return keras.Model(image, _named(pose_3d, pose_2d, confidence, maps), name=name)
+
+
+def _pose(out):
+    return out["pose_3d"] if isinstance(out, dict) else out
 
 
 def build_end_to_end_lifting(hourglass, lifting, *, name="kfusion_lifting"):
@@ -189,8 +226,7 @@ def build_end_to_end_lifting(hourglass, lifting, *, name="kfusion_lifting"):
 
 
 def _named(pose_3d, pose_2d, confidence, maps):
-    if isinstance(pose_3d, dict):
-        pose_3d = pose_3d["pose_3d"]
+    pose_3d = _pose(pose_3d)
     ident = lambda n: keras.layers.Activation("linear", dtype="float32", name=n)  # noqa: E731
     return {"pose_3d": ident("pose_3d")(pose_3d), "pose_2d": ident("pose_2d")(pose_2d),
             "confidence": ident("confidence")(confidence), "heatmaps": maps}

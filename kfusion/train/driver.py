@@ -104,7 +104,12 @@ def save_end_to_end(hourglass_path, fusion, out_dir, cfg=None):
 
     path = Path(out_dir) / "end_to_end.keras"
     # no compile config anywhere inside: the deployable file loads without kfusion's training losses
-    save_model(uncompiled(build_end_to_end(load_hourglass(hourglass_path, cfg), fusion)), path)
+    mirror = None
+    if cfg is not None and cfg["fusion"]["flip_test"]:
+        data = cfg["data"]
+        mirror = (skeletons.get(data["heatmap_skeleton"]).flip_permutation, skeletons.get(data["skeleton"]).flip_permutation)
+    model = build_end_to_end(load_hourglass(hourglass_path, cfg), fusion, mirror_3d=mirror)
+    save_model(uncompiled(model), path)
     return path
 
 

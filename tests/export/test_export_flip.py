@@ -21,7 +21,10 @@ def flip_tested(tmp_path_factory, request):
     keras.utils.set_random_seed(0)
     hourglass = build_hourglass("tiny")
     tested = with_test_augmentation(hourglass, skeletons.get("mpii16").flip_permutation, zoom=request.param)
-    model = build_end_to_end(tested, build_fusion_network("tiny", "early", seed=0))
+    # with the zoomed view, the 3D pose is mirror-tested too
+    mirror = None if request.param is None else (skeletons.get("mpii16").flip_permutation,
+                                                 skeletons.get("h36m17").flip_permutation)
+    model = build_end_to_end(tested, build_fusion_network("tiny", "early", seed=0), mirror_3d=mirror)
     path = tmp_path_factory.mktemp("flip") / "end_to_end.keras"
     save_model(uncompiled(model), path)
     return path, model, hourglass, request.param
@@ -58,6 +61,24 @@ def test_the_models_maps_are_the_mean_of_the_crops_and_the_mirrors(flip_tested):
         expected = (views(x) + np.einsum("ij,njkc,lk->nilc", B, zoomed, B)) / cover
         assert np.all(cover[0, 0, :] == 2) and np.all(cover[0, 2:6, 2:6] == 4)  # the edge has no zoomed view
     np.testing.assert_allclose(loaded(images)["heatmaps"].numpy(), expected, atol=1e-5)
+    assert model_info(loaded)["pose_flip_test"] is (zoom is not None)
+
+
+def test_a_mirror_tested_model_sees_a_mirrored_crop_as_the_mirror_image(flip_tested):
+    """Maps mirror- (and zoom-) tested and the 3D pose mirror-tested: the mirrored crop's maps and
+    3D pose are the crop's, mirrored (x negated, left and right swapped)."""
+    from kfusion import skeletons
+    from kfusion.export.saved_model import load_end_to_end
+
+    path, _, _, zoom = flip_tested
+    model = load_end_to_end(path)
+    images = _images()
+    out, mirrored = model(images), model(np.ascontiguousarray(images[:, :, ::-1]))
+    perm = skeletons.get("mpii16").flip_permutation
+    np.testing.assert_allclose(mirrored["heatmaps"].numpy(), out["heatmaps"].numpy()[:, :, ::-1][..., perm], atol=1e-5)
+    if zoom is not None:
+        expected = out["pose_3d"].numpy()[:, skeletons.get("h36m17").flip_permutation] * np.array([-1.0, 1.0, 1.0])
+        np.testing.assert_allclose(mirrored["pose_3d"].numpy(), expected, atol=1e-3)
 
 
 @pytest.mark.slow

@@ -48,7 +48,7 @@ def test_end_to_end_of_a_trained_run_loads_in_a_fresh_process(tmp_path, tiny_cac
     assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-3000:]
 
 
-def test_a_run_with_mirror_and_zoom_testing_saves_them_into_its_end_to_end_model(tmp_path, tiny_cache):
+def test_a_run_with_test_time_views_saves_them_into_its_end_to_end_model(tmp_path, tiny_cache):
     from kfusion import config as config_mod
     from kfusion import models
     from kfusion.export.saved_model import load_end_to_end, model_info
@@ -57,10 +57,13 @@ def test_a_run_with_mirror_and_zoom_testing_saves_them_into_its_end_to_end_model
 
     cfg = config_mod.override(tiny_config(tmp_path, epochs=1), "hourglass.flip_test", True)
     cfg = config_mod.override(cfg, "hourglass.zoom_test", 0.75)
+    cfg = config_mod.override(cfg, "fusion.flip_test", True)
     models.save_model(build_hourglass("tiny"), tmp_path / "hourglass.keras")
     fusion = driver.train_fusion(cfg, *tiny_cache, tmp_path / "fusion", verbose=0)
     e2e = load_end_to_end(driver.save_end_to_end(tmp_path / "hourglass.keras", fusion, tmp_path / "fusion", cfg))
     assert model_info(e2e)["flip_test"] is True and model_info(e2e)["zoom_test"] == 0.75
+    assert model_info(e2e)["pose_flip_test"] is True
     plain = driver.save_end_to_end(tmp_path / "hourglass.keras", fusion, tmp_path / "plain")
     assert model_info(load_end_to_end(plain))["flip_test"] is False
     assert model_info(load_end_to_end(plain))["zoom_test"] is None
+    assert model_info(load_end_to_end(plain))["pose_flip_test"] is False
