@@ -27,6 +27,29 @@ def make_cache(n, seed=0, size=20, hm=8):
                         visibility=np.ones((n, 16), np.float32))
 
 
+def write_tiny_records(data, train=8, test=4, train_shards=2, size=32, seed=0):
+    """Records of ``train`` and ``test`` random S x S images with 2D joints in the frame and their 3D
+    (h36m17, a 300 px focal length at 5 m) under ``data``; returns ``data``."""
+    from kfusion.data import records
+
+    rng = np.random.default_rng(seed)
+    J, S = skeletons.H36M17.num_joints, size
+    K = np.array([[300.0, 0, S / 2], [0, 300.0, S / 2], [0, 0, 1]], np.float32)
+
+    def sample(i):
+        uv = rng.uniform(6.0, S - 6.0, (J, 2)).astype(np.float32)
+        z = np.full((J, 1), 5000.0, np.float32)
+        X = np.concatenate([(uv - S / 2) / 300.0 * z, z], -1).astype(np.float32)
+        return {"image": rng.integers(0, 256, (S, S, 3), dtype=np.uint8), "joints_2d": uv, "joints_3d": X,
+                "visibility": np.ones(J, np.float32), "intrinsics": K, "subject": "S1", "action": "walk",
+                "camera": "c0", "source": "test", "frame": i}
+
+    records.write_records([sample(i) for i in range(train)], data, "train", num_shards=train_shards, skeleton="h36m17")
+    records.write_records([sample(i) for i in range(test)], data, "test", num_shards=1, skeleton="h36m17")
+    records.write_manifest(data, skeleton="h36m17", image_size=S, splits={"train": train, "test": test}, source="test")
+    return data
+
+
 def tiny_config(tmp_path, **fusion):
     cfg = config_mod.from_dict({
         "name": "tiny", "seed": 0, "output_dir": str(tmp_path),

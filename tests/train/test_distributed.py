@@ -200,26 +200,12 @@ def test_hourglass_stage_trains_with_the_loop_and_saves_a_loadable_model(tmp_pat
     import keras
     import tensorflow as tf
 
-    from kfusion import skeletons
-    from kfusion.data import records
+    from conftest import write_tiny_records
+
     from kfusion.train import distributed, driver
 
-    rng = np.random.default_rng(0)
-    J, S = skeletons.H36M17.num_joints, 32
-    K = np.array([[300.0, 0, S / 2], [0, 300.0, S / 2], [0, 0, 1]], np.float32)
-
-    def sample(i):
-        uv = rng.uniform(6.0, S - 6.0, (J, 2)).astype(np.float32)
-        z = np.full((J, 1), 5000.0, np.float32)
-        X = np.concatenate([(uv - S / 2) / 300.0 * z, z], -1).astype(np.float32)
-        return {"image": rng.integers(0, 256, (S, S, 3), dtype=np.uint8), "joints_2d": uv, "joints_3d": X,
-                "visibility": np.ones(J, np.float32), "intrinsics": K, "subject": "S1", "action": "walk",
-                "camera": "c0", "source": "test", "frame": i}
-
-    data = tmp_path / "records"
-    records.write_records([sample(i) for i in range(8)], data, "train", num_shards=2, skeleton="h36m17")
-    records.write_records([sample(i) for i in range(4)], data, "test", num_shards=1, skeleton="h36m17")
-    records.write_manifest(data, skeleton="h36m17", image_size=S, splits={"train": 8, "test": 4}, source="test")
+    S = 32
+    data = write_tiny_records(tmp_path / "records", size=S)
     cfg = config_mod.from_dict({
         "data": {"records": str(data)}, "augment": {"crop_prob": 0.0},
         "hourglass": {"preset": "tiny", "input_size": S, "batch_size": 4, "epochs": 1},

@@ -3,31 +3,14 @@ import numpy as np
 import pytest
 
 from kfusion import config as config_mod
-from kfusion import skeletons
 from kfusion.errors import KfusionError
 
 
 @pytest.fixture
 def records_dir(tmp_path):
-    from kfusion.data import records
+    from conftest import write_tiny_records
 
-    rng = np.random.default_rng(0)
-    J, S = skeletons.H36M17.num_joints, 32
-    K = np.array([[300.0, 0, S / 2], [0, 300.0, S / 2], [0, 0, 1]], np.float32)
-
-    def sample(i):
-        uv = rng.uniform(6.0, S - 6.0, (J, 2)).astype(np.float32)
-        z = np.full((J, 1), 5000.0, np.float32)
-        return {"image": rng.integers(0, 256, (S, S, 3), dtype=np.uint8), "joints_2d": uv,
-                "joints_3d": np.concatenate([(uv - S / 2) / 300.0 * z, z], -1).astype(np.float32),
-                "visibility": np.ones(J, np.float32), "intrinsics": K, "subject": "S1", "action": "walk",
-                "camera": "c0", "source": "test", "frame": i}
-
-    data = tmp_path / "records"
-    records.write_records([sample(i) for i in range(4)], data, "train", num_shards=1, skeleton="h36m17")
-    records.write_records([sample(i) for i in range(2)], data, "test", num_shards=1, skeleton="h36m17")
-    records.write_manifest(data, skeleton="h36m17", image_size=S, splits={"train": 4, "test": 2}, source="test")
-    return data
+    return write_tiny_records(tmp_path / "records", train=4, test=2, train_shards=1)
 
 
 def _stage(records_dir, checkpoint, size):
