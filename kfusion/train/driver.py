@@ -89,7 +89,7 @@ def load_hourglass(path, cfg=None):
     return model
 
 
-def test_suffix(cfg):
+def views_suffix(cfg):
     """The caches' file-name mark of the hourglass's test-time views: '', '-flip', '-flip-zoom0.875'."""
     hg = cfg["hourglass"]
     return ("-flip" if hg["flip_test"] else "") + (f"-zoom{hg['zoom_test']:g}" if hg["zoom_test"] else "")
@@ -121,7 +121,7 @@ def caches(cfg, run_dir, hourglass_path, splits, records=None):
     if not hourglass_path.is_file():  # before its time is compared with the caches'
         load_hourglass(hourglass_path)
     cache_dir = Path(run_dir) / "cache"
-    suffix = test_suffix(cfg)
+    suffix = views_suffix(cfg)
     prefix = f"{Path(records).name}-" if records else ""
     out, model = {}, None
     for split in splits:
