@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from kfusion.heatmaps import decode_heatmaps_tf, last_stack
-from kfusion.models.hourglass import separable_resample
+from kfusion.models.hourglass import Mirror, separable_resample
 
 OUTPUTS = ("pose_3d", "pose_2d", "confidence", "heatmaps")
 
@@ -193,8 +193,6 @@ def build_end_to_end(hourglass, fusion, *, prune_fusion=True, mirror_3d=None, na
     image_f = AntialiasResize(fusion_size, name="image_resize")(x)
     pose_3d = _pose(fusion({"image": image_f, "heatmaps": maps_f}, training=False))
     if mirror_3d is not None:
-        from kfusion.models.hourglass import Mirror
-
         perm_maps, perm_3d = mirror_3d
         mirrored = fusion({"image": Mirror(name="mirror_image_f")(image_f),
                            "heatmaps": Mirror(perm_maps, name="mirror_maps_f")(maps_f)}, training=False)

@@ -223,12 +223,11 @@ class CentralZoom(keras.layers.Layer):
         _, h, w, _ = input_shape
         if h is None or h != w:
             raise ValueError(f"CentralZoom: input shape {input_shape}; expected square (B, n, n, C) with static n")
-        self._matrix = zoom_matrix(h, self.zoom)
+        self._matrix = zoom_matrix(h, self.zoom).T.copy()  # (n in, n out)
         self.built = True
 
     def call(self, x):
-        m = self._matrix.T.copy()  # (n in, n out)
-        return separable_resample(x, m, m)
+        return separable_resample(x, self._matrix, self._matrix)
 
     def get_config(self):
         return {**super().get_config(), "zoom": self.zoom}
@@ -295,9 +294,8 @@ def with_test_augmentation(hourglass, flip_permutation=None, zoom=None):
 
     views = maps_of(image, "")
     name = hourglass.name + ("_flip" if flip_permutation is not None else "")
-    if zoom is None:
-        mean = views[0] if len(views) == 1 else keras.layers.Average(dtype="float32")(views)
-        mean = keras.layers.Activation("linear", dtype="float32", name="heatmaps_tested")(mean)
+    if zoom is None:  # then the mirror is there: two views
+        mean = keras.layers.Average(dtype="float32", name="heatmaps_tested")(views)
         return keras.Model(image, mean, name=f"{name}_test")
     zoomed = maps_of(CentralZoom(float(zoom), name="zoom_image")(image), "_zoom")
     back = [CentralZoom(1.0 / float(zoom), name=f"zoom_maps{i}")(m) for i, m in enumerate(zoomed)]
