@@ -40,8 +40,15 @@ DEFAULT_AUGMENT = {
     "rotate_deg": 0.0,
     "flip": False,
     "color": 0.0,
+    "photometric": 0.0,
+    "occlude": 0.0,
 }
 COLOR_KEYS = ("brightness", "contrast", "saturation", "hue")
+# Photographs differ from the training set in more than colour: camera response (gamma), black and
+# white, focus and motion (blur), sensor noise in low light, JPEG blocks, light from one side or a
+# dark room. Each key is a probability or a strength (see ``photometric``); a scalar ``p`` sets them all.
+PHOTOMETRIC_KEYS = ("greyscale", "gamma", "blur", "noise", "jpeg", "lighting")
+_PHOTOMETRIC_SCALE = {"greyscale": 0.3, "gamma": 1.0, "blur": 1.0, "noise": 1.0, "jpeg": 1.0, "lighting": 1.0}
 
 _SHUFFLE_BUFFER = 1024
 
@@ -52,6 +59,16 @@ def _tf():
     return tf
 
 
+def _strengths(value, name, scale):
+    """``augment.<name>``: a dict of some of ``scale``'s keys, or one strength ``c`` -> ``{key: c * scale[key]}``."""
+    if isinstance(value, dict):
+        bad = sorted(set(value) - set(scale))
+        if bad:
+            raise KfusionError(f"augment.{name} has unknown key(s) {bad}; allowed keys {list(scale)}")
+        return {k: float(value.get(k, 0.0)) for k in scale}
+    return {k: float(value) * f for k, f in scale.items()}
+
+
 def check_augment(augment):
     """Validate an augmentation dict (missing keys take ``DEFAULT_AUGMENT``) -> normalised dict.
 
@@ -59,7 +76,9 @@ def check_augment(augment):
     ``translate`` max crop-centre shift as a fraction of the frame; ``rotate_deg`` max |angle| in
     degrees; ``flip`` bool (probability 0.5) or a probability; ``color`` a strength ``c``
     (brightness, contrast and saturation factors in ``[1 - c, 1 + c]``, hue shift ``+-c/4`` of a
-    turn) or a dict with keys ``brightness``, ``contrast``, ``saturation``, ``hue``.
+    turn) or a dict with keys ``brightness``, ``contrast``, ``saturation``, ``hue``;
+    ``photometric`` a strength ``p`` in [0, 1] or a dict of ``PHOTOMETRIC_KEYS`` (see
+    :func:`photometric`); ``occlude`` the probability of one occluder per image (:func:`occlude`).
     """
     augment = {} if augment is None else dict(augment)
     unknown = sorted(set(augment) - set(DEFAULT_AUGMENT))
@@ -74,21 +93,19 @@ def check_augment(augment):
         out["translate"] = float(a["translate"])
         out["rotate_deg"] = float(a["rotate_deg"])
         out["flip"] = 0.5 if a["flip"] is True else 0.0 if a["flip"] is False else float(a["flip"])
-        color = a["color"]
-        if isinstance(color, dict):
-            bad = sorted(set(color) - set(COLOR_KEYS))
-            if bad:
-                raise KfusionError(f"augment.color has unknown key(s) {bad}; allowed keys {list(COLOR_KEYS)}")
-            out["color"] = {k: float(color.get(k, 0.0)) for k in COLOR_KEYS}
-        else:
-            c = float(color)
-            out["color"] = {"brightness": c, "contrast": c, "saturation": c, "hue": c / 4}
+        out["color"] = _strengths(a["color"], "color", {"brightness": 1.0, "contrast": 1.0, "saturation": 1.0,
+                                                        "hue": 0.25})
+        out["photometric"] = _strengths(a["photometric"], "photometric", _PHOTOMETRIC_SCALE)
+        out["occlude"] = float(a["occlude"])
     except (TypeError, ValueError) as e:
         if isinstance(e, KfusionError):
             raise
         raise KfusionError(f"augment {augment!r} has a bad value ({e}); expected e.g. {DEFAULT_AUGMENT}") from None
-    if not 0.0 <= out["crop_prob"] <= 1.0 or not 0.0 <= out["flip"] <= 1.0:
-        raise KfusionError(f"augment crop_prob={out['crop_prob']}, flip={out['flip']}; expected probabilities in [0, 1]")
+    if not 0.0 <= out["crop_prob"] <= 1.0 or not 0.0 <= out["flip"] <= 1.0 or not 0.0 <= out["occlude"] <= 1.0:
+        raise KfusionError(f"augment crop_prob={out['crop_prob']}, flip={out['flip']}, occlude={out['occlude']}; "
+                           f"expected probabilities in [0, 1]")
+    if not all(0.0 <= v <= 1.0 for v in out["photometric"].values()):
+        raise KfusionError(f"augment.photometric is {out['photometric']}; expected values in [0, 1]")
     if not 0.0 < lo <= hi:
         raise KfusionError(f"augment scale is {a['scale']!r}; expected [lo, hi] with 0 < lo <= hi")
     if out["translate"] < 0 or out["rotate_deg"] < 0 or min(out["color"].values()) < 0:
@@ -304,6 +321,95 @@ def color_jitter(images, seed, color):
     return tf.clip_by_value(x, 0.0, 1.0)
 
 
+def _uniform(seed, k, shape, lo=0.0, hi=1.0):
+    """Stateless uniform draws of stream ``k`` of ``seed`` (int64 scalar tensor)."""
+    tf = _tf()
+    return tf.random.stateless_uniform(shape, seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(k, tf.int64)]),
+                                       minval=lo, maxval=hi)
+
+
+def _gaussian_blur(images, sigma):
+    """Separable Gaussian blur (std ``sigma`` px, 5 taps, edges replicated) of (B, H, W, 3) float images."""
+    tf = _tf()
+    x = np.arange(-2, 3, dtype=np.float32)
+    k = np.exp(-x ** 2 / (2 * sigma ** 2))
+    k = tf.constant(k / k.sum())
+    padded = tf.pad(images, [[0, 0], [2, 2], [2, 2], [0, 0]], mode="SYMMETRIC")
+    rows = tf.nn.depthwise_conv2d(padded, tf.tile(tf.reshape(k, [5, 1, 1, 1]), [1, 1, 3, 1]), [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(rows, tf.tile(tf.reshape(k, [1, 5, 1, 1]), [1, 1, 3, 1]), [1, 1, 1, 1], "VALID")
+
+
+def photometric(images, seed, p):
+    """Camera and light of real photographs on float images (B, H, W, 3) in [0, 1] -> float32 in [0, 1].
+
+    ``p`` (``PHOTOMETRIC_KEYS``, each in [0, 1]): ``greyscale`` the probability of a black and white
+    image; ``gamma`` an exponent in ``exp(+-0.7 gamma)``; ``blur`` the probability of a Gaussian blur
+    of std up to 1.5 px (out of focus, motion); ``noise`` a sensor noise of std up to ``0.06 noise``;
+    ``jpeg`` the probability of JPEG compression at quality 15-75; ``lighting`` the strength of a light
+    from one side (a brightness ramp of slope up to ``1.2 lighting`` across the image) and, with
+    probability ``lighting / 3``, a dark room (the image times 0.15-0.5 before the noise).
+    """
+    tf = _tf()
+    B = tf.shape(images)[0]
+    H, W = tf.shape(images)[1], tf.shape(images)[2]
+    x = tf.convert_to_tensor(images, tf.float32)
+    if p["jpeg"] > 0:  # first: a photograph is compressed before anything else happens to it here
+        jpeg = tf.map_fn(lambda a: tf.image.adjust_jpeg_quality(a[0], tf.cast(a[1], tf.int32)),
+                         (x, tf.round(_uniform(seed, 20, [B], 15.0, 75.0))), fn_output_signature=tf.float32)
+        x = tf.where((_uniform(seed, 21, [B]) < p["jpeg"])[:, None, None, None], jpeg, x)
+    if p["greyscale"] > 0:
+        grey = tf.tile(tf.image.rgb_to_grayscale(x), [1, 1, 1, 3])
+        x = tf.where((_uniform(seed, 22, [B]) < p["greyscale"])[:, None, None, None], grey, x)
+    if p["gamma"] > 0:
+        g = tf.exp(_uniform(seed, 23, [B], -0.7, 0.7) * p["gamma"])
+        x = tf.pow(tf.maximum(x, 1e-6), g[:, None, None, None])
+    if p["blur"] > 0:
+        # two passes of a 1 px blur, and a blend between the three, give blurs of std 0 to ~1.5 px
+        b1 = _gaussian_blur(x, 1.0)
+        b2 = _gaussian_blur(b1, 1.0)
+        t = _uniform(seed, 24, [B], 0.0, 2.0)[:, None, None, None]
+        blurred = tf.where(t < 1.0, x + (b1 - x) * t, b1 + (b2 - b1) * (t - 1.0))
+        x = tf.where((_uniform(seed, 25, [B]) < p["blur"])[:, None, None, None], blurred, x)
+    if p["lighting"] > 0:
+        phi = _uniform(seed, 26, [B], 0.0, 2.0 * math.pi)
+        slope = _uniform(seed, 27, [B], 0.0, 1.2 * p["lighting"])
+        u = (tf.cast(tf.range(W), tf.float32) + 0.5) / tf.cast(W, tf.float32) - 0.5
+        v = (tf.cast(tf.range(H), tf.float32) + 0.5) / tf.cast(H, tf.float32) - 0.5
+        ramp = (tf.cos(phi)[:, None, None] * u[None, None, :] + tf.sin(phi)[:, None, None] * v[None, :, None])
+        x = x * tf.maximum(1.0 + slope[:, None, None] * ramp, 0.1)[..., None]
+        dark = _uniform(seed, 28, [B]) < p["lighting"] / 3.0
+        x = x * tf.where(dark, _uniform(seed, 29, [B], 0.15, 0.5), 1.0)[:, None, None, None]
+    if p["noise"] > 0:
+        std = _uniform(seed, 30, [B], 0.0, 0.06 * p["noise"])
+        x = x + std[:, None, None, None] * tf.random.stateless_normal(
+            tf.shape(x), seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(31, tf.int64)]))
+    return tf.clip_by_value(x, 0.0, 1.0)
+
+
+def occlude(images, seed, prob, max_area=0.3):
+    """One occluder per image with probability ``prob``: a rectangle of 3 % to ``max_area`` of the image
+    (aspect 1:3 to 3:1, anywhere) filled, half the time, with the same window of another image of the
+    batch (real texture: a limb, a wall, a passer-by) and otherwise with one random colour. The joints
+    behind it keep their targets: the network learns to place what it cannot see, as people do.
+    (B, H, W, 3) float in [0, 1] -> float32."""
+    tf = _tf()
+    B = tf.shape(images)[0]
+    H, W = tf.shape(images)[1], tf.shape(images)[2]
+    area = _uniform(seed, 40, [B], 0.03, max_area)
+    aspect = tf.exp(_uniform(seed, 41, [B], -math.log(3.0), math.log(3.0)))
+    h, w = tf.minimum(tf.sqrt(area * aspect), 1.0), tf.minimum(tf.sqrt(area / aspect), 1.0)
+    cy, cx = _uniform(seed, 42, [B]), _uniform(seed, 43, [B])
+    v = (tf.cast(tf.range(H), tf.float32) + 0.5) / tf.cast(H, tf.float32)
+    u = (tf.cast(tf.range(W), tf.float32) + 0.5) / tf.cast(W, tf.float32)
+    inside = ((tf.abs(v[None, :, None] - cy[:, None, None]) < h[:, None, None] / 2)
+              & (tf.abs(u[None, None, :] - cx[:, None, None]) < w[:, None, None] / 2))
+    on = (_uniform(seed, 44, [B]) < prob)[:, None, None]
+    colour = _uniform(seed, 45, [B, 1, 1, 3])
+    other = tf.roll(images, shift=1, axis=0)
+    fill = tf.where((_uniform(seed, 46, [B]) < 0.5)[:, None, None, None], other, colour)
+    return tf.where((inside & on)[..., None], fill, tf.convert_to_tensor(images, tf.float32))
+
+
 # --------------------------------------------------------------------------- sample helpers
 
 def transform_sample(sample, A, M, flip, skeleton, input_size=None):
@@ -478,6 +584,10 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
         image = batch["image"]
         if max(aug["color"].values()) > 0:
             image = color_jitter(image, rseed, aug["color"])
+        if max(aug["photometric"].values()) > 0:
+            image = photometric(image, rseed, aug["photometric"])
+        if aug["occlude"] > 0:
+            image = occlude(image, rseed, aug["occlude"])
         batch["image"] = image
         return finish(batch)
 

@@ -228,3 +228,77 @@ def test_color_jitter_identity_and_per_image_changes():
     assert y.min() >= 0 and y.max() <= 1
     change = np.abs(y - x.numpy()).mean(axis=(1, 2, 3))
     assert np.all(change > 1e-3) and len(set(np.round(change, 5))) == 3
+
+
+def _photo_keys(**on):
+    return {k: float(on.get(k, 0.0)) for k in pipeline.PHOTOMETRIC_KEYS}
+
+
+def _textured(seed=3, batch=8, size=32):
+    """Smooth, textured float images in [0.2, 0.8]: blur and noise have something to act on."""
+    rng = np.random.default_rng(seed)
+    u = np.linspace(0, 4 * np.pi, size)
+    base = 0.5 + 0.3 * np.sin(u[None, :, None, None] * rng.uniform(0.5, 2, (batch, 1, 1, 3))
+                              + u[None, None, :, None] * rng.uniform(0.5, 2, (batch, 1, 1, 3)))
+    return base.astype(np.float32)
+
+
+def test_photometric_is_identity_when_off_and_deterministic():
+    x = _textured()
+    np.testing.assert_allclose(pipeline.photometric(x, 4, _photo_keys()).numpy(), x, atol=1e-6)
+    full = pipeline.check_augment({"photometric": 1.0})["photometric"]
+    a, b = pipeline.photometric(x, 4, full).numpy(), pipeline.photometric(x, 4, full).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert a.min() >= 0 and a.max() <= 1 and np.abs(a - x).mean() > 0.01
+    assert not np.array_equal(a, pipeline.photometric(x, 5, full).numpy())
+
+
+def test_photometric_effects_do_what_they_say():
+    x = _textured()
+    grey = pipeline.photometric(x, 1, _photo_keys(greyscale=1.0)).numpy()
+    np.testing.assert_allclose(grey[..., 0], grey[..., 1], atol=1e-6)
+    np.testing.assert_allclose(grey[..., 1], grey[..., 2], atol=1e-6)
+
+    def roughness(im):  # mean squared difference of horizontal neighbours: high frequencies
+        return float(np.mean((im[:, :, 1:] - im[:, :, :-1]) ** 2))
+
+    assert roughness(pipeline.photometric(x, 1, _photo_keys(blur=1.0)).numpy()) < 0.9 * roughness(x)
+    # noise of std s adds about 2 s^2 to it (s uniform up to 0.06: 2.4e-3 on average)
+    assert roughness(pipeline.photometric(x, 1, _photo_keys(noise=1.0)).numpy()) - roughness(x) > 1e-3
+    jpeg = pipeline.photometric(x, 1, _photo_keys(jpeg=1.0)).numpy()
+    assert np.abs(jpeg - x).mean() > 1e-4  # lossy
+    assert np.corrcoef(jpeg.ravel(), x.ravel())[0, 1] > 0.8  # but the same picture
+    # a light from one side: each image's brightness changes along a line, more on one side than the other
+    lit = pipeline.photometric(x, 1, _photo_keys(lighting=1.0)).numpy() / x
+    sides = [np.abs(lit[i, :, :8].mean() - lit[i, :, -8:].mean()) + np.abs(lit[i, :8].mean() - lit[i, -8:].mean())
+             for i in range(len(x))]
+    assert np.median(sides) > 0.1
+    gamma = pipeline.photometric(x, 1, _photo_keys(gamma=1.0)).numpy()
+    # a gamma keeps the order of the pixel values within an image
+    i = 0
+    order = np.argsort(x[i].ravel())
+    assert np.all(np.diff(gamma[i].ravel()[order]) >= -1e-6)
+
+
+def test_occlude_covers_one_rectangle_per_image_when_on():
+    x = _textured(batch=16)
+    np.testing.assert_array_equal(pipeline.occlude(x, 2, 0.0).numpy(), x)
+    y = pipeline.occlude(x, 2, 1.0).numpy()
+    changed = np.any(np.abs(y - x) > 1e-6, axis=-1)  # (B, H, W)
+    for i in range(len(x)):
+        rows, cols = np.nonzero(changed[i])
+        assert len(rows), f"image {i} has no occluder"
+        box = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert changed[i].sum() / box > 0.9  # one solid rectangle
+        assert 0.02 * 32 * 32 <= box <= 0.35 * 32 * 32
+
+
+def test_photometric_and_occlude_keys_are_checked():
+    with pytest.raises(KfusionError, match=r"augment.photometric has unknown key\(s\) \['sepia'\]"):
+        pipeline.check_augment({"photometric": {"sepia": 1.0}})
+    with pytest.raises(KfusionError, match="photometric"):
+        pipeline.check_augment({"photometric": 1.5})
+    with pytest.raises(KfusionError, match="occlude=2.0"):
+        pipeline.check_augment({"occlude": 2.0})
+    a = pipeline.check_augment({"photometric": 0.5})["photometric"]
+    assert a["blur"] == 0.5 and 0 < a["greyscale"] < 0.5
