@@ -41,6 +41,11 @@ DEFAULTS = {
         "rotate_deg": 0.0,
         "flip": False,
         "color": 0.0,
+        # real photographs' camera and light (greyscale, gamma, blur, noise, JPEG, light from one
+        # side, dark rooms; data.pipeline.photometric) and occluders (data.pipeline.occlude): the
+        # hourglass's training only; off for the paper's presets
+        "photometric": 0.0,
+        "occlude": 0.0,
     },
     "hourglass": {
         "preset": "cpu",
