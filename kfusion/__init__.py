@@ -14,8 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 def load(path=None, backend="auto"):
     """Load an exported kfusion model as an estimator with ``predict(image)``.
 
-    See :func:`kfusion.export.estimator.load`.
+    See :func:`kfusion.runtime.estimator.load`.
     """
-    from kfusion.export.estimator import load as _load
+    from kfusion.runtime.estimator import load as _load
 
     return _load(path, backend=backend)

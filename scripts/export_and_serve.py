@@ -52,7 +52,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logfilter.install()  # TensorFlow's start-up chatter off stderr (KFUSION_RAW_STDERR=1 keeps it)
 
-    from kfusion.export.estimator import parse_bbox
+    from kfusion.runtime.estimator import parse_bbox
     from kfusion.export.package import export_model
 
     out = Path(args.out).resolve()

@@ -67,3 +67,19 @@ def tiny_keras(tmp_path_factory):
     path = tmp_path_factory.mktemp("e2e") / "end_to_end.keras"
     save_model(make_tiny_end_to_end(), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_keras, tmp_path_factory):
+    """``tiny_keras`` exported once per session (tests/export and tests/runtime): (folder, parity report)."""
+    from kfusion.export.package import export_model
+
+    out = tmp_path_factory.mktemp("export") / "kf-tiny"
+    # float16 is left out here to keep the suite fast; `kfusion export` writes all three
+    report = export_model(tiny_keras, out, num_parity=4, speed_repeats=2, variants=("float32", "int8"))
+    return out, report
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -19,10 +19,11 @@ FOLDER_LAYERS = {
     "models": 4,
     "train": 5,
     "eval": 6,
-    "export": 7,
-    "bench": 8,        # speed tables
-    "experiments": 9,  # they train and measure
-    "cli": 10,
+    "export": 7,       # the artefacts (SavedModel, TFLite, model card) and the runners that run them
+    "runtime": 8,      # the estimator (kfusion.load), predict, detector, tracking, motion, demo
+    "bench": 9,        # speed tables
+    "experiments": 10, # they train and measure
+    "cli": 11,
 }
 CORE = {"errors", "io", "skeletons", "geometry", "heatmaps", "config", "logfilter", "images", "timing", "lazy"}
 OTHER_LAYERS = {"kfusion": 0,                           # the facade; its __version__ is core
@@ -32,7 +33,7 @@ FACADE_NAMES = {"__version__"}
 
 # (importer, imported) -> (where: the function it happens in, or "module"; why it is allowed)
 ALLOWED_UPWARD = {
-    ("kfusion", "kfusion.export.estimator"): (
+    ("kfusion", "kfusion.runtime.estimator"): (
         "load", "the facade kfusion.load() imports the estimator lazily, inside load() only"),
 }
 MODULE_STRING = re.compile(r"kfusion(\.\w+)+")
@@ -226,7 +227,7 @@ def facade_uses(scanned):
 
 def test_no_module_goes_through_the_facade():
     found = facade_uses(SCAN)
-    assert not found, ("kfusion/__init__.py is for users (kfusion.load imports the export layer); inside the "
+    assert not found, ("kfusion/__init__.py is for users (kfusion.load imports the runtime layer); inside the "
                        "package import the module that defines the name:\n" + "\n".join(found))
 
 
@@ -295,26 +296,28 @@ def test_checks_see_planted_violations(tmp_path):
         "eval/__init__.py": "",
         "eval/figures.py": "from kfusion.eval import tables\ndef _plt(): pass\n",
         "eval/tables.py": "import kfusion.eval.figures\nclass T:\n    from kfusion.eval import figures\n",
+        "runtime/__init__.py": "",
+        "runtime/estimator.py": "import kfusion\ndef _runner(): pass\nest = kfusion.load\n",
         "export/__init__.py": "",
-        "export/estimator.py": "import kfusion\ndef _runner(): pass\nest = kfusion.load\n",
-        "export/package.py": ("from kfusion.export import estimator as est\n"
-                              "def f():\n    from kfusion.bench import export\n    return est._runner\n"),
-        "eval/photos.py": ("def g():\n    from kfusion.export.estimator import read_image\n"
+        "export/runners.py": "def keras_model_runner(): pass\n",
+        "export/package.py": ("from kfusion.export import runners\n"
+                              "def f():\n    from kfusion.runtime import estimator as est\n    return est._runner\n"),
+        "eval/photos.py": ("def g():\n    from kfusion.runtime.estimator import read_image\n"
                            "    from kfusion.eval.figures import _plt\n"),
         "bench/__init__.py": "",
-        "bench/export.py": "import kfusion.export.estimator\nx = kfusion.export.estimator._runner\n",
+        "bench/export.py": "import kfusion.runtime.estimator\nx = kfusion.runtime.estimator._runner\n",
         "data/__init__.py": "READERS = ('kfusion.bench.export', 'kfusion.data.gone', 'kfusion.json')\n",
     })
     assert upward_imports(scanned) == [
-        "kfusion.data:1 (layer 1) imports kfusion.bench.export (layer 8)",
-        "kfusion.eval.photos:2 (layer 6) imports kfusion.export.estimator (layer 7)",
-        "kfusion.export.package:3 (layer 7) imports kfusion.bench.export (layer 8)",
+        "kfusion.data:1 (layer 1) imports kfusion.bench.export (layer 9)",
+        "kfusion.eval.photos:2 (layer 6) imports kfusion.runtime.estimator (layer 8)",
+        "kfusion.export.package:3 (layer 7) imports kfusion.runtime.estimator (layer 8)",
     ]
     assert private_uses(scanned) == [
-        "kfusion.bench.export:2 uses kfusion.export.estimator._runner",
+        "kfusion.bench.export:2 uses kfusion.runtime.estimator._runner",
         "kfusion.eval.photos:3 uses kfusion.eval.figures._plt",
-        "kfusion.export.package:4 uses kfusion.export.estimator._runner",
+        "kfusion.export.package:4 uses kfusion.runtime.estimator._runner",
     ]
-    assert facade_uses(scanned) == ["kfusion.export.estimator:3 uses kfusion.load"]
+    assert facade_uses(scanned) == ["kfusion.runtime.estimator:3 uses kfusion.load"]
     assert missing_modules(scanned) == ["kfusion.data:1 names kfusion.data.gone, which no file defines"]
     assert import_cycles(scanned) == ["kfusion.eval.figures <-> kfusion.eval.tables"]

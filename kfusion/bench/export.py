@@ -70,8 +70,8 @@ def stage_rows(model, repeats):
 
 def run_bench(args):
     """Time the shipped (or ``args.model``) export; print (and write ``args.out``) a markdown table."""
-    from kfusion.export.estimator import (default_model_path, find_saved_model, keras_model_runner,
-                                          saved_model_runner)
+    from kfusion.export.runners import find_saved_model, keras_model_runner, saved_model_runner
+    from kfusion.runtime.estimator import default_model_path
     from kfusion.export.saved_model import find_end_to_end, load_end_to_end
     from kfusion.export.tflite import VARIANTS, TFLiteRunner, tflite_name
 

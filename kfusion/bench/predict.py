@@ -25,7 +25,7 @@ from kfusion.bench.tables import publish
 from kfusion.errors import KfusionError
 from kfusion.eval.photos import BlazePoseFull
 from kfusion.eval.tables import markdown_table
-from kfusion.export.detector import PersonDetector
+from kfusion.runtime.detector import PersonDetector
 from kfusion.timing import cpu_cores
 
 TARGET_OVERHEAD_PCT = 30.0
@@ -94,7 +94,7 @@ def affine_crop(rgb, box, size):
 
 def blazepose_pipeline(detector, landmarks):
     """``run(rgb)`` -> (33, 2) BlazePose-full landmarks in full-image px: detect, crop, landmarks."""
-    from kfusion.export.estimator import crop_box_for
+    from kfusion.runtime.estimator import crop_box_for
     from kfusion.geometry import crop_to_image
 
     def run(rgb):
@@ -125,7 +125,7 @@ def time_pipelines(pipelines, clock, image, repeats, warmup=WARMUP):
 def bench(images, model=None, peer=None, repeats=20):
     """Time the pipelines on RGB uint8 ``images``: (report dict, kfusion Estimator). ``peer``: the
     BlazePose-full file, or None to leave that row out."""
-    from kfusion.export.estimator import Estimator, load
+    from kfusion.runtime.estimator import Estimator, load
     from kfusion.export.tflite import TFLiteRunner
 
     found = load(model, backend="tflite")  # resolves the export folder to its float32 .tflite

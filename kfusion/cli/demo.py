@@ -10,8 +10,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    from kfusion.export.demo import no_model_message, run_demo
-    from kfusion.export.estimator import default_model_dirs
+    from kfusion.runtime.demo import no_model_message, run_demo
+    from kfusion.runtime.estimator import default_model_dirs
 
     if args.model is None and not any(d.exists() for d in default_model_dirs()):
         print(no_model_message(), file=sys.stderr)

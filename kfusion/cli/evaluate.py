@@ -28,7 +28,7 @@ def run(args):
         return _run_photos(args)
     from kfusion.data import posepairs
     from kfusion.eval import evaluate
-    from kfusion.export.estimator import load_keras_or_saved
+    from kfusion.export.runners import load_keras_or_saved
 
     pairs = posepairs.is_pose_pairs(args.data)
     if not pairs:
@@ -65,7 +65,7 @@ def _run_photos(args):
     """``--protocol lsp``: kfusion (and ``--peer``) on the held-out LSP-extended photographs."""
     from kfusion.errors import KfusionError
     from kfusion.eval import photos
-    from kfusion.export.estimator import load
+    from kfusion.runtime.estimator import load
     from kfusion.io import write_json, write_text
 
     if args.split not in photos.SPLITS:

@@ -25,8 +25,8 @@ def add_arguments(parser):
 
 def run(args):
     from kfusion.errors import KfusionError
-    from kfusion.export.estimator import load, parse_bbox
-    from kfusion.export.predict import list_inputs, predict_paths
+    from kfusion.runtime.estimator import load, parse_bbox
+    from kfusion.runtime.predict import list_inputs, predict_paths
 
     bbox = parse_bbox(args.bbox, "--bbox") if args.bbox else None
     if args.max_people is not None and args.max_people < 1:

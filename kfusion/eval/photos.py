@@ -119,7 +119,7 @@ def asymmetry(pose_3d_lsp):
 
 
 def evaluate(estimator, root, *, peer=None, first=HELD_OUT[0], last=HELD_OUT[1], threshold=0.2, log=None):
-    """kfusion (an :class:`kfusion.export.estimator.Estimator`) and optionally ``peer`` (BlazePoseFull) on
+    """kfusion (an :class:`kfusion.runtime.estimator.Estimator`) and optionally ``peer`` (BlazePoseFull) on
     the held-out photographs; returns a JSON-ready dict (see the module docstring) with ``markdown``."""
     from kfusion.images import read_image
 

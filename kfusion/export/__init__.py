@@ -1,2 +1,2 @@
-"""Deployment: SavedModel, TFLite, the export folder and model card, the estimator API (``kfusion.load``),
-``kfusion predict``, the person detector, motion export, ``kfusion demo``."""
+"""Deployment artefacts: SavedModel, TFLite, the runners that run them, the export folder with its
+parity and speed report, and the model card (``kfusion export``)."""

@@ -86,7 +86,7 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
     log = log or sys.stderr
     check_destination(out, overwrite=overwrite)  # before TensorFlow is imported: a quick refusal
     from kfusion.export import model_card, tflite
-    from kfusion.export.estimator import keras_model_runner, saved_model_runner
+    from kfusion.export.runners import keras_model_runner, saved_model_runner
     from kfusion.export.saved_model import (find_end_to_end, load_end_to_end, model_info, signature_summary,
                                             write_saved_model)
     from kfusion.models import uncompiled

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from kfusion.cli.main import main
-from kfusion.export.estimator import default_model_dirs
+from kfusion.runtime.estimator import default_model_dirs
 from person_photos import skier_patch
 
 PEER = Path(__file__).resolve().parents[3] / "shared" / "models" / "mediapipe" / "pose_landmark_full.tflite"

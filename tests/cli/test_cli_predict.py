@@ -61,7 +61,7 @@ def test_predict_with_bbox_and_bad_bbox(tiny_model, tmp_path, capsys):
 
 
 def test_predict_finds_the_people_and_says_when_there_is_nobody(tiny_model, tmp_path, capsys):
-    from kfusion.export.detector import iou
+    from kfusion.runtime.detector import iou
 
     canvas, pasted = skier_in_corner()
     Image.fromarray(canvas).save(tmp_path / "skier.png")
@@ -103,8 +103,8 @@ def moving_skier_video(tmp_path_factory):
 
 
 def test_predict_video_follows_the_person_and_writes_bvh(moving_skier_video, tmp_path, monkeypatch):
-    from kfusion.export import detector
-    from kfusion.export.estimator import default_model_dirs
+    from kfusion.runtime import detector
+    from kfusion.runtime.estimator import default_model_dirs
     from kfusion.synthetic.bvh import read_bvh
 
     if not any(d.exists() for d in default_model_dirs()):
@@ -145,7 +145,7 @@ def test_bvh_needs_exactly_one_video(tiny_model, tmp_path, capsys):
 
 
 def test_demo_without_model_exits_2(monkeypatch, tmp_path, capsys):
-    from kfusion.export import estimator
+    from kfusion.runtime import estimator
 
     monkeypatch.setattr(estimator, "default_model_dirs", lambda: [tmp_path / "none"])
     assert main(["demo", "--out", str(tmp_path / "d")]) == 2

@@ -60,7 +60,7 @@ def test_cli_protocol_lsp(tmp_path):
     import json
 
     from kfusion.cli.main import main
-    from kfusion.export.estimator import default_model_path
+    from kfusion.runtime.estimator import default_model_path
 
     args = ["evaluate", "--protocol", "lsp", "--data", str(LSP_ROOT), "--model", str(default_model_path()),
             "--limit", "6", "--out", str(tmp_path)]
@@ -79,7 +79,7 @@ def test_cli_protocol_lsp_validation_split(tmp_path):
     import json
 
     from kfusion.cli.main import main
-    from kfusion.export.estimator import default_model_path
+    from kfusion.runtime.estimator import default_model_path
 
     args = ["evaluate", "--protocol", "lsp", "--data", str(LSP_ROOT), "--model", str(default_model_path()),
             "--split", "val", "--limit", "3", "--out", str(tmp_path)]

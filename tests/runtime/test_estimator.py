@@ -5,7 +5,7 @@ from PIL import Image
 
 import kfusion
 from kfusion.errors import KfusionError
-from kfusion.export.estimator import crop_box_for
+from kfusion.runtime.estimator import crop_box_for
 from kfusion.images import to_rgb_uint8
 
 
@@ -83,7 +83,7 @@ def test_corrupt_and_missing_files(est, tmp_path):
 
 
 def test_default_model_missing_is_explained(monkeypatch, tmp_path):
-    from kfusion.export import estimator
+    from kfusion.runtime import estimator
 
     monkeypatch.setattr(estimator, "default_model_dirs", lambda: [tmp_path / "nothing"])
     with pytest.raises(KfusionError, match="no shipped model"):

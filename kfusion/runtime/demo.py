@@ -38,9 +38,9 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     from kfusion.eval.evaluate import summarize
     from kfusion.eval.metrics import mpjpe
     from kfusion.eval.figures import draw_skeleton_3d, pyplot, save_figure
-    from kfusion.export.estimator import load
+    from kfusion.runtime.estimator import load
     from kfusion.images import read_image
-    from kfusion.export.predict import figure, result_json
+    from kfusion.runtime.predict import figure, result_json
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -103,7 +103,7 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
 
 
 def no_model_message():
-    from kfusion.export.estimator import default_model_dirs
+    from kfusion.runtime.estimator import default_model_dirs
 
     return ("kfusion demo: no shipped model yet (looked in "
             + ", ".join(str(d) for d in default_model_dirs()) + "); pass --model EXPORT_FOLDER")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from kfusion.errors import KfusionError
-from kfusion.export.detector import Person
-from kfusion.export.estimator import Estimator
-from kfusion.export.tracking import PoseTracker, fill_gaps, joints_box
+from kfusion.runtime.detector import Person
+from kfusion.runtime.estimator import Estimator
+from kfusion.runtime.tracking import PoseTracker, fill_gaps, joints_box
 
 H, W, S = 120, 200, 32
 RECT = (30, 60)  # w, h of the "person"

@@ -4,7 +4,7 @@
   people the detector found (or the one ``--bbox`` person), each with its box, detector score, crop
   box, mean joint confidence, named 3D and 2D joints; and ``<name>.png``, a figure of the best one.
 - A video -> ``<name>.jsonl``, one line a frame (:func:`frame_json`) following one person
-  (:class:`kfusion.export.tracking.PoseTracker`); optionally its 3D motion as BVH.
+  (:class:`kfusion.runtime.tracking.PoseTracker`); optionally its 3D motion as BVH.
 """
 import itertools
 import json
@@ -212,7 +212,7 @@ def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=Tru
 
 
 def _one(estimator, image, source, stem, bbox, figures, max_people=None, say=None):
-    from kfusion.export.estimator import clip_box
+    from kfusion.runtime.estimator import clip_box
     from kfusion.images import to_rgb_uint8
 
     image = to_rgb_uint8(image, origin=str(source))
@@ -245,8 +245,8 @@ def predict_video(estimator, path, out_dir, *, bbox=None, stride=1, figures=True
     """
     from tqdm import tqdm
 
-    from kfusion.export.motion import write_bvh
-    from kfusion.export.tracking import MIN_CONFIDENCE, PoseTracker, fill_gaps
+    from kfusion.runtime.motion import write_bvh
+    from kfusion.runtime.tracking import MIN_CONFIDENCE, PoseTracker, fill_gaps
 
     path, out_dir = Path(path), Path(out_dir)
     stride = max(int(stride), 1)

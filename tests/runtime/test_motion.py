@@ -5,7 +5,7 @@ import pytest
 from kfusion import skeletons
 from kfusion.synthetic import bvh as bvh_lib
 from kfusion.errors import KfusionError
-from kfusion.export import motion
+from kfusion.runtime import motion
 
 
 def test_one_euro_smooths_rest_and_follows_motion():

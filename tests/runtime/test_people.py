@@ -4,8 +4,8 @@ import pytest
 
 import kfusion
 from kfusion.errors import KfusionError
-from kfusion.export.detector import Person, iou
-from kfusion.export.estimator import DETECTION_MARGIN, Estimator, crop_box_for, default_model_dirs
+from kfusion.runtime.detector import Person, iou
+from kfusion.runtime.estimator import DETECTION_MARGIN, Estimator, crop_box_for, default_model_dirs
 from person_photos import skier_in_corner
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kfusion.export import detector
+from kfusion.runtime import detector
 
 PHOTOS = Path(detector.__file__).resolve().parent.parent / "assets" / "photos"
 

@@ -17,9 +17,9 @@ start again when the person is lost or the detector jumps to someone else. Crops
 import numpy as np
 
 from kfusion.errors import KfusionError
-from kfusion.export.detector import iou
-from kfusion.export.estimator import DETECTION_MARGIN, clip_box, crop_box_for
-from kfusion.export.motion import OneEuroFilter
+from kfusion.runtime.detector import iou
+from kfusion.runtime.estimator import DETECTION_MARGIN, clip_box, crop_box_for
+from kfusion.runtime.motion import OneEuroFilter
 from kfusion.geometry import square_box
 from kfusion.images import to_rgb_uint8
 
