@@ -13,6 +13,8 @@ DATASETS = {
     "kth": ("kfusion.datasets.kth", "KTH Multiview Football II (text annotations + PNG frames)"),
     "lsp": ("kfusion.datasets.lsp", "Leeds Sports Pose (joints.mat + images), 2D only"),
     "mpii": ("kfusion.datasets.mpii", "MPII Human Pose (annotation .mat or JSON), 2D only"),
+    "motions": ("kfusion.synthetic.motions", "a wide-motion pose set (.npz: Human3.6M S1, S5-S8 and BVH motion "
+                "capture, held-out clips split off) for `prepare synthetic --poses`"),
 }
 # `prepare h36m --render`: the real motions and cameras through kfusion's renderer
 H36M_RENDER = "kfusion.synthetic.h36m_render"
@@ -103,6 +105,13 @@ def _add_lsp(p):
     _add_common(p, crop=True)
     p.add_argument("--root", required=True, help="LSP or LSP-extended folder (joints.mat, images/)")
     p.add_argument("--limit", type=int, default=None, help="at most N samples per split (quick looks)")
+
+
+def _add_motions(p):
+    p.add_argument("--out", required=True, help="the .npz to write (it holds Human3.6M poses: keep it in data/ or "
+                   "runs/, never in git)")
+    p.add_argument("--config", default="configs/motions.yaml",
+                   help="sources, rate, motion threshold and held-out clips (default: configs/motions.yaml)")
 
 
 def _add_mpii(p):

@@ -19,8 +19,9 @@ test      131_02 (walk)                        ``synth-S900`` ... ``synth-S929``
 ========  ===================================  =====================================
 
 With ``--poses FILE.npz`` the poses of the file are rendered instead (subjects = the file's
-``subjects`` labels: every 5th subject goes to test; a file with one subject is split in time,
-the last 10 % of each action's poses go to test).
+``subjects`` labels). A file with ``splits`` (``kfusion prepare motions``: held-out motion) renders
+each split from its own poses; otherwise every 5th subject goes to test, and a file with one subject
+is split in time (the last 10 % of each action's poses go to test).
 
 Camera: azimuth uniform all round the subject, elevation -10..40 degrees, distance 3-7 m,
 focal 1145 px (+-10 %) for a 1000 x 1000 frame, principal point 500 +- 25 px. The crop is the
@@ -90,7 +91,9 @@ class PoseSource:
         subjects, actions = self.file["subjects"], self.file["actions"]
         names = sorted(set(subjects.tolist()))
         is_test = np.zeros(len(subjects), dtype=bool)
-        if len(names) > 1:
+        if self.file.get("splits") is not None:  # the file says (held-out motion, kfusion prepare motions)
+            is_test = self.file["splits"] == "test"
+        elif len(names) > 1:
             test_names = set(names[4::5]) or {names[-1]}
             is_test = np.isin(subjects, list(test_names))
         else:
@@ -285,6 +288,8 @@ def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses
                  "poses": str(poses_path) if poses_path else "built-in (CMU 131 + sampled families)",
                  "mocap_fraction": MOCAP_PROB if not poses_path else 1.0,
                  "train_clips": [c for c, _ in SPLIT_CLIPS["train"]], "test_clips": [c for c, _ in SPLIT_CLIPS["test"]]}
+    if poses is not None:
+        generator["poses_split"] = "the file's splits" if poses.get("splits") is not None else "by subject"
     manifest = records.write_manifest(out_dir, skeleton="h36m17", image_size=image_size, splits=splits,
                                       source=SOURCE, seed=seed, generator=generator)
     if preview and kept:

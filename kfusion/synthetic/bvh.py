@@ -1,14 +1,22 @@
-"""BVH motion capture: a reader, vectorised forward kinematics, and the CMU -> h36m17 mapping.
+"""BVH motion capture: a reader, vectorised forward kinematics, and any BVH -> h36m17.
 
-BVH conventions (as in the CMU Graphics Lab conversions shipped in ``kfusion/assets/cmu``):
+How a file's joints become h36m17 is data: ``BVH_CONVENTIONS``, one :class:`Convention` per naming
+convention (CMU's '3dsMax-friendly' conversion of ``kfusion/assets/cmu``, CMU's ASF names, CMU's
+Daz-friendly conversion, kfusion's own h36m17 BVH), found from the joint names
+(:func:`find_convention`; a file that fits none is an error naming it and the joints it lacks).
+:func:`read_motion` reads any of them: millimetres (the convention's unit, or one inferred from the
+limb bones), the T-pose calibration frame and its blend dropped (:func:`calibration_frames`),
+resampled to a common rate (:func:`resample`).
+
+BVH format (as in the CMU Graphics Lab conversions):
 - ``HIERARCHY``: nested ``ROOT``/``JOINT`` blocks with an ``OFFSET`` (the joint's position in its
   parent's frame, BVH length units) and ``CHANNELS`` (position and/or rotation channels, in the
   order they are declared, per joint). ``End Site`` blocks are leaves with an offset only.
 - ``MOTION``: ``Frames: F``, ``Frame Time: dt`` then F lines of channel values in hierarchy order.
 - Rotations are Euler angles in degrees. A joint declaring ``Zrotation Yrotation Xrotation`` has
   local rotation ``Rz @ Ry @ Rx`` (the first declared channel is the outermost matrix).
-- World: right-handed, Y up. The CMU subjects face +Z in the rest pose with their left at +X.
-  One CMU length unit is 0.056444 m (``CMU_UNIT_MM`` = 56.444 mm).
+- World: right-handed, Y up. The subjects face +Z in the rest pose with their left at +X (all the
+  conventions here). One CMU length unit is 0.056444 m (``CMU_UNIT_MM`` = 56.444 mm).
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,7 +139,7 @@ def parse_bvh(text, path="<bvh>"):
         raise KfusionError(f"{path}: MOTION has {len(values)} values; expected Frames ({num_frames}) "
                            f"x channels ({c}) = {num_frames * c}")
     try:
-        motion = np.asarray(values, dtype=np.float64).reshape(num_frames, c)
+        motion = np.array(list(map(float, values)), dtype=np.float64).reshape(num_frames, c)
     except ValueError as e:
         raise KfusionError(f"{path}: MOTION has a value that is not a number ({e})") from None
     return BVH(tuple(names), tuple(parents), np.asarray(offsets, dtype=np.float64), tuple(channels),
@@ -164,13 +172,15 @@ def axis_rotation(axis, angle_rad):
     return R
 
 
-def forward_kinematics(bvh, frames=None, return_rotations=False):
+def forward_kinematics(bvh, frames=None, return_rotations=False, joints=None):
     """World joint positions for all (or the selected) frames at once.
 
     Args:
       bvh: a :class:`BVH`.
       frames: optional frame indices (F',); default all frames.
       return_rotations: also return the world rotation of every joint.
+      joints: optional joint names: only these and their ancestors are computed (the other rows
+        stay 0); default all joints.
     Returns:
       float64 (F', J, 3) positions in BVH units (world, Y up); with ``return_rotations`` also
       (F', J, 3, 3) world rotations (joint frame -> world).
@@ -180,7 +190,16 @@ def forward_kinematics(bvh, frames=None, return_rotations=False):
     J = len(bvh.names)
     pos = np.zeros((F, J, 3))
     rot = np.zeros((F, J, 3, 3))
-    for j in range(J):
+    needed = range(J)
+    if joints is not None:
+        needed = set()
+        for name in joints:
+            j = bvh.index(name)
+            while j >= 0 and j not in needed:
+                needed.add(j)
+                j = bvh.parents[j]
+        needed = sorted(needed)  # parents come before children
+    for j in needed:
         local_t = np.broadcast_to(bvh.offsets[j], (F, 3)).copy()
         local_R = np.broadcast_to(np.eye(3), (F, 3, 3))
         for k, ch in enumerate(bvh.channels[j]):
@@ -199,55 +218,284 @@ def forward_kinematics(bvh, frames=None, return_rotations=False):
     return (pos, rot) if return_rotations else pos
 
 
-# How each h36m17 joint is derived from the CMU skeleton (joint names of kfusion/assets/cmu/*.bvh).
-# Positions are scaled to mm; the world frame stays the BVH's (right-handed, Y up, subject's rest
-# facing +Z, subject's left +X): the "world y-up" convention of kfusion.synthetic.poses.
-CMU_TO_H36M17 = {
-    "pelvis": "Hips (CMU root, the pelvis centre a little above the hip joints)",
-    "r_hip": "RightHip (head of the right femur)",
-    "r_knee": "RightKnee",
-    "r_ankle": "RightAnkle",
-    "l_hip": "LeftHip",
-    "l_knee": "LeftKnee",
-    "l_ankle": "LeftAnkle",
-    "spine": "Chest2 (top of the two lower-back segments, mid-torso like H36M's Spine1)",
-    "thorax": "midpoint of LeftShoulder and RightShoulder (base of the neck between the clavicles)",
-    "neck": "Neck/Nose marker: Head + 0.4 x the CMU head segment up + 60 mm forward in the head frame",
-    "head": "head top: Head + 1.5 x the CMU head segment (Head -> its End Site, which ends mid-skull)",
-    "l_shoulder": "LeftShoulder (head of the humerus)",
-    "l_elbow": "LeftElbow",
-    "l_wrist": "LeftWrist",
-    "r_shoulder": "RightShoulder",
-    "r_elbow": "RightElbow",
-    "r_wrist": "RightWrist",
-}
+def rest_pose(bvh):
+    """float64 (J, 3) joint positions of the rest pose (every channel 0), BVH units, root at 0."""
+    return forward_kinematics(_with_motion(bvh, np.zeros((1, bvh.motion.shape[1]))))[0]
 
-_DIRECT = {"pelvis": "Hips", "r_hip": "RightHip", "r_knee": "RightKnee", "r_ankle": "RightAnkle",
-           "l_hip": "LeftHip", "l_knee": "LeftKnee", "l_ankle": "LeftAnkle", "spine": "Chest2",
-           "l_shoulder": "LeftShoulder", "l_elbow": "LeftElbow", "l_wrist": "LeftWrist",
-           "r_shoulder": "RightShoulder", "r_elbow": "RightElbow", "r_wrist": "RightWrist"}
+
+def _with_motion(bvh, motion):
+    return BVH(bvh.names, bvh.parents, bvh.offsets, bvh.channels, bvh.channel_start, motion, bvh.frame_time,
+               bvh.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# BVH naming conventions -> h36m17: data, one entry per convention
+
+
+@dataclass(frozen=True)
+class Point:
+    """A body point rigid with BVH joints: the mean of the joints ``at``, moved the fraction ``t``
+    of the way to the joint ``toward``, plus ``offset_mm`` in the rest frame of ``at[0]`` (y up,
+    facing +z, left +x: the frame every BVH joint has at rest), millimetres."""
+
+    at: tuple
+    toward: str = None
+    t: float = 0.0
+    offset_mm: tuple = (0.0, 0.0, 0.0)
+
+    @property
+    def joints(self):
+        return tuple(self.at) + ((self.toward,) if self.toward else ())
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How the joints of one family of BVH files become h36m17.
+
+    Attributes:
+      name: short identifier.
+      joints: h36m17 joint name -> a BVH joint name (its position) or a :class:`Point`.
+      unit_mm: mm per BVH length unit; None where the files do not say: then the unit comes from
+        the rig's long limb bones (:func:`limb_scale_mm`).
+      notes: where the files come from and how the non-obvious joints are placed.
+    """
+
+    name: str
+    joints: dict
+    unit_mm: float = None
+    notes: str = ""
+
+    @property
+    def bvh_joints(self):
+        """The BVH joint names the mapping reads, in table order."""
+        out = []
+        for rule in self.joints.values():
+            for n in (rule,) if isinstance(rule, str) else rule.joints:
+                if n not in out:
+                    out.append(n)
+        return out
+
+
+def _limbs(hip, knee, ankle, shoulder, elbow, wrist, left="l", right="r"):
+    """The twelve limb joints of a convention whose names differ only by a side prefix."""
+    out = {}
+    for side, p in (("l", left), ("r", right)):
+        for j, n in (("hip", hip), ("knee", knee), ("ankle", ankle), ("shoulder", shoulder), ("elbow", elbow),
+                     ("wrist", wrist)):
+            out[f"{side}_{j}"] = p + n
+    return out
+
+
 _NOSE_FORWARD_MM = 60.0
 
 
-def to_h36m17(bvh, frames=None, unit_mm=CMU_UNIT_MM):
-    """CMU BVH -> h36m17 joints, world frame (right-handed, Y up), millimetres.
+def _cmu_skeleton(pelvis, limbs, spine, shoulders, head):
+    """The h36m17 joints of CMU's own skeleton (its ASF; two conversions name it differently): the
+    thorax between the shoulders; the nose marker ('neck') and the head top along CMU's head segment
+    (the head joint -> its End Site, which ends mid-skull), 0.4 and 1.5 segments up."""
+    return {"pelvis": pelvis, **limbs, "spine": spine, "thorax": Point(shoulders),
+            "neck": Point((head,), f"{head}_end", 0.4, (0.0, 0.0, _NOSE_FORWARD_MM)),
+            "head": Point((head,), f"{head}_end", 1.5)}
 
-    See ``CMU_TO_H36M17`` for how each joint is derived. Args: ``bvh`` a CMU :class:`BVH`;
-    ``frames`` optional frame indices; ``unit_mm`` mm per BVH unit. Returns float64 (F, 17, 3) mm.
+
+BVH_CONVENTIONS = {c.name: c for c in (
+    Convention(
+        name="cmu-3dsmax",
+        joints=_cmu_skeleton("Hips", _limbs("Hip", "Knee", "Ankle", "Shoulder", "Elbow", "Wrist", "Left", "Right"),
+                             "Chest2", ("LeftShoulder", "RightShoulder"), "Head"),
+        unit_mm=CMU_UNIT_MM,
+        notes="CMU's '3dsMax-friendly' conversion (kfusion/assets/cmu): root Hips, LeftHip/LeftKnee/"
+              "LeftAnkle, Chest/Chest2 (the top of the two lower-back segments, mid-torso like H36M's "
+              "spine), LeftShoulder/LeftElbow/LeftWrist; thorax = the shoulders' midpoint; the nose "
+              "marker 0.4 head segments up and 60 mm forward of Head, the head top 1.5 segments up."),
+    Convention(
+        name="cmu-asf",
+        joints=_cmu_skeleton("hip", _limbs("femur", "tibia", "foot", "humerus", "radius", "wrist"), "thorax",
+                             ("lhumerus", "rhumerus"), "head"),
+        unit_mm=CMU_UNIT_MM,
+        notes="CMU's ASF/AMC joint names (cmu_more 16_01, 16_02): a bone's joint is where the bone "
+              "starts (lfemur the hip, ltibia the knee, lfoot the ankle, lhumerus the shoulder, lradius "
+              "the elbow); CMU's 'thorax' (two segments above the root) is H36M's spine; the rest as "
+              "cmu-3dsmax."),
+    Convention(
+        name="cmu-daz",
+        joints={"pelvis": Point(("lThigh", "rThigh")),
+                **_limbs("Thigh", "Shin", "Foot", "Shldr", "ForeArm", "Hand"),
+                "spine": Point(("abdomen", "chest")),
+                "thorax": Point(("lShldr", "rShldr")),
+                # rigid with the head so that at rest thorax -> neck and -> head are Human3.6M's
+                # mean (0, 100, 55) and (0, 205, 10) mm (kfusion.synthetic.poses.REST_OFFSETS_MM)
+                "neck": Point(("head",), offset_mm=(0.0, -26.0, 29.0)),
+                "head": Point(("head",), offset_mm=(0.0, 79.0, -16.0))},
+        notes="CMU's Daz/Poser-friendly conversion (cmu_more, all but 16_01/16_02): every clip retargeted "
+              "onto one figure (root hip below the hip joints, abdomen, chest, neck, head, eyes, "
+              "lShldr/lForeArm/lHand, lThigh/lShin/lFoot), unit not stated (centimetres by its size); "
+              "frame 0 a T-pose calibration frame blended into the motion over the next frames; pelvis = "
+              "the hip joints' midpoint, spine = abdomen/chest midpoint."),
+    Convention(
+        name="h36m17",
+        joints={n: n for n in H36M17.joints},
+        unit_mm=1.0,
+        notes="kfusion's own BVH (kfusion.runtime.motion.write_bvh): h36m17 joint names, millimetres."),
+)}
+
+# The long limb bones that fix an unknown unit (thigh, shin, upper arm, forearm, both sides), and
+# their mean lengths in mm (the pose sampler's base adult, Human3.6M's mean skeleton; about 1.42 m
+# in all). The thigh alone depends on the rig: the Daz figure puts its knee 37 units below the hip
+# and its ankle 45 below the knee.
+_SCALE_BONES = (("hip", "knee"), ("knee", "ankle"), ("shoulder", "elbow"), ("elbow", "wrist"))
+_SCALE_BONES_MM = (450.0, 440.0, 280.0, 250.0)
+
+
+def find_convention(bvh):
+    """The :class:`Convention` whose joints ``bvh`` has (the first in ``BVH_CONVENTIONS`` order).
+
+    Raises KfusionError naming the file and, for the closest convention, the joints it lacks.
     """
-    pos, rot = forward_kinematics(bvh, frames, return_rotations=True)
-    pos = pos * unit_mm
-    out = np.zeros((pos.shape[0], H36M17.num_joints, 3))
-    for name, cmu in _DIRECT.items():
-        out[:, H36M17.index(name)] = pos[:, bvh.index(cmu)]
-    out[:, H36M17.index("thorax")] = 0.5 * (pos[:, bvh.index("LeftShoulder")]
-                                            + pos[:, bvh.index("RightShoulder")])
-    head, head_end = pos[:, bvh.index("Head")], pos[:, bvh.index("Head_end")]
-    segment = head_end - head
-    forward = rot[:, bvh.index("Head")] @ np.array([0.0, 0.0, _NOSE_FORWARD_MM])
-    out[:, H36M17.index("neck")] = head + 0.4 * segment + forward
-    out[:, H36M17.index("head")] = head + 1.5 * segment
+    names = set(bvh.names)
+    missing = {c.name: [n for n in c.bvh_joints if n not in names] for c in BVH_CONVENTIONS.values()}
+    for name, lacks in missing.items():
+        if not lacks:
+            return BVH_CONVENTIONS[name]
+    closest = min(missing, key=lambda n: len(missing[n]) / len(BVH_CONVENTIONS[n].bvh_joints))
+    raise KfusionError(f"{bvh.path}: cannot map its joints to h36m17: closest naming convention {closest!r} "
+                       f"lacks {missing[closest]} (known conventions: {sorted(BVH_CONVENTIONS)})")
+
+
+def _points(pos, rot, bvh, convention):
+    """h36m17 points (F, 17, 3) from joint positions ``pos`` (F, J, 3) mm and rotations (F, J, 3, 3)."""
+    out = np.zeros(pos.shape[:1] + (H36M17.num_joints, 3))
+    for j, joint in enumerate(H36M17.joints):
+        rule = convention.joints[joint]
+        if isinstance(rule, str):
+            out[:, j] = pos[:, bvh.index(rule)]
+            continue
+        anchor = bvh.index(rule.at[0])
+        p = np.mean([pos[:, bvh.index(n)] for n in rule.at], axis=0)
+        if rule.toward:
+            p = p + rule.t * (pos[:, bvh.index(rule.toward)] - pos[:, anchor])
+        if any(rule.offset_mm):
+            p = p + rot[:, anchor] @ np.asarray(rule.offset_mm, dtype=np.float64)
+        out[:, j] = p
     return out
+
+
+def limb_scale_mm(bvh, convention=None):
+    """mm per BVH unit that gives the rig's long limb bones (thigh, shin, upper arm, forearm, rest
+    pose, both sides) the lengths of Human3.6M's mean skeleton (1420 mm in all)."""
+    convention = convention or find_convention(bvh)
+    rest = rest_pose(bvh)
+    total = 0.0
+    for side in ("l", "r"):
+        for a, b in _SCALE_BONES:
+            ja, jb = (bvh.index(convention.joints[f"{side}_{x}"]) for x in (a, b))
+            total += np.linalg.norm(rest[jb] - rest[ja])
+    if not total > 0:
+        raise KfusionError(f"{bvh.path}: the limb bones have zero length at rest; cannot infer the unit")
+    return 2.0 * sum(_SCALE_BONES_MM) / total
+
+
+def length_unit_mm(bvh, convention=None):
+    """mm per BVH unit: the convention's stated unit, else from the limb bones (:func:`limb_scale_mm`)."""
+    convention = convention or find_convention(bvh)
+    return convention.unit_mm if convention.unit_mm is not None else limb_scale_mm(bvh, convention)
+
+
+def to_h36m17(bvh, frames=None, unit_mm=None, convention=None):
+    """BVH -> h36m17 joints, world frame (right-handed, Y up), millimetres.
+
+    Args: ``bvh`` a :class:`BVH` of any convention of ``BVH_CONVENTIONS``; ``frames`` optional frame
+    indices; ``unit_mm`` mm per BVH unit (default: :func:`length_unit_mm`); ``convention`` (default: found
+    from the joint names). Returns float64 (F, 17, 3) mm. The world stays the BVH's (Y up; subject's
+    rest facing +Z with their left at +X): the "body frame" of kfusion.synthetic.poses.
+    """
+    convention = convention or find_convention(bvh)
+    scale = length_unit_mm(bvh, convention) if unit_mm is None else float(unit_mm)
+    pos, rot = forward_kinematics(bvh, frames, return_rotations=True, joints=convention.bvh_joints)
+    return _points(pos * scale, rot, bvh, convention)
+
+
+def calibration_frames(bvh, convention=None, settle_s=0.1, rest_tolerance_mm=150.0, jump_mm_per_s=8000.0):
+    """How many leading frames are a calibration pose and its blend into the motion (0 if none).
+
+    Frame 0 is a calibration frame when it is the rest pose (every h36m17 point, root-relative with
+    the root's rotation undone, within ``rest_tolerance_mm`` of where the rest pose has it) and the
+    next frame jumps away from it faster than a body moves (``jump_mm_per_s``, root-relative). The
+    frames of the following ``settle_s`` seconds go with it: the CMU Daz conversion blends its T-pose
+    into the motion over about 8 frames at 120 fps (joints at 15-25 m/s).
+    """
+    if bvh.num_frames < 2:
+        return 0
+    convention = convention or find_convention(bvh)
+    scale = length_unit_mm(bvh, convention)
+    local = bvh.motion[:2].copy()
+    root_cols = [bvh.channel_start[0] + k for k in range(len(bvh.channels[0]))]
+    local[:, root_cols] = 0.0  # root-relative, the root's rotation undone
+    used = convention.bvh_joints
+    pos, rot = forward_kinematics(_with_motion(bvh, local), return_rotations=True, joints=used)
+    pts = _points(pos * scale, rot, bvh, convention)
+    rest_pos, rest_rot = forward_kinematics(_with_motion(bvh, np.zeros((1, local.shape[1]))), return_rotations=True,
+                                            joints=used)
+    rest = _points(rest_pos * scale, rest_rot, bvh, convention)[0]
+    at_rest = np.linalg.norm(pts[0] - rest, axis=-1).max() < rest_tolerance_mm
+    world = to_h36m17(bvh, frames=[0, 1], unit_mm=scale, convention=convention)
+    rel = world - world[:, :1]
+    speed = np.linalg.norm(rel[1] - rel[0], axis=-1).max() / bvh.frame_time
+    if not (at_rest and speed > jump_mm_per_s):
+        return 0
+    return min(bvh.num_frames, 1 + int(round(settle_s / bvh.frame_time)))
+
+
+def resample(poses, fps_in, fps_out):
+    """Poses (F, ...) sampled at ``fps_in`` -> at ``fps_out`` over the same span, by linear
+    interpolation between neighbouring frames (exact frames where the times meet: 120 -> 30 fps
+    keeps every 4th frame). Returns float64 (F', ...)."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if not (fps_in > 0 and fps_out > 0):
+        raise KfusionError(f"resample: fps_in {fps_in}, fps_out {fps_out}; expected rates > 0")
+    if len(poses) < 2:
+        return poses.copy()
+    count = int(np.floor((len(poses) - 1) * fps_out / fps_in + 1e-9)) + 1
+    at = np.arange(count) * (fps_in / fps_out)
+    at = np.where(np.abs(at - np.round(at)) < 1e-6, np.round(at), at)  # exact frames stay exact
+    i0 = np.minimum(np.floor(at).astype(np.int64), len(poses) - 1)
+    i1 = np.minimum(i0 + 1, len(poses) - 1)
+    w = (at - i0).reshape((-1,) + (1,) * (poses.ndim - 1))
+    return (1.0 - w) * poses[i0] + w * poses[i1]
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A BVH clip as h36m17: ``poses`` float64 (F, 17, 3) mm, body frame (Y up); ``fps`` frames per
+    second; ``convention`` the naming convention; ``unit_mm`` the unit used; ``dropped`` leading
+    calibration frames left out; ``path``."""
+
+    poses: np.ndarray
+    fps: float
+    convention: str
+    unit_mm: float
+    dropped: int
+    path: str
+
+
+def read_motion(path, fps=None):
+    """Read any BVH whose joints map to h36m17 (``BVH_CONVENTIONS``) -> :class:`Motion`: calibration
+    frames dropped (:func:`calibration_frames`), resampled to ``fps`` when given (else the file's rate)."""
+    bvh = read_bvh(path)
+    convention = find_convention(bvh)
+    if not bvh.frame_time > 0:
+        raise KfusionError(f"{path}: Frame Time is {bvh.frame_time}; expected seconds per frame > 0")
+    scale = length_unit_mm(bvh, convention)
+    skip = calibration_frames(bvh, convention)
+    if skip >= bvh.num_frames:
+        raise KfusionError(f"{path}: all {bvh.num_frames} frames are calibration frames; expected motion after them")
+    poses = to_h36m17(bvh, frames=np.arange(skip, bvh.num_frames), unit_mm=scale, convention=convention)
+    rate = 1.0 / bvh.frame_time
+    if abs(rate - round(rate)) < 1e-3 * rate:  # Frame Time is printed rounded: 0.0083333 is 120 fps
+        rate = float(round(rate))
+    if fps is not None and abs(float(fps) - rate) > 1e-6 * rate:
+        poses, rate = resample(poses, rate, float(fps)), float(fps)
+    return Motion(poses, rate, convention.name, float(scale), skip, str(path))
 
 
 def load_cmu_h36m17(path, step=1):

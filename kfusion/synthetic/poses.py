@@ -329,10 +329,11 @@ def orient_upright(poses):
 
 def load_pose_file(path):
     """Read user poses: an ``.npz`` with ``poses_3d`` float (N, 17, 3) mm in h36m17 order and
-    optional ``actions`` (N,) and ``subjects`` (N,) strings.
+    optional ``actions`` (N,), ``subjects`` (N,) and ``splits`` (N,) strings (``train`` or ``test``:
+    which split renders each pose, as ``kfusion prepare motions`` writes them).
 
     The poses are turned y-up with :func:`orient_upright`. Returns a dict with ``poses`` float64
-    (N, 17, 3) mm, ``actions`` (N,) str, ``subjects`` (N,) str, ``path`` str.
+    (N, 17, 3) mm, ``actions`` (N,) str, ``subjects`` (N,) str, ``splits`` (N,) str or None, ``path`` str.
     """
     data = load_npz(path, required=("poses_3d",))
     poses = data["poses_3d"]
@@ -354,5 +355,12 @@ def load_pose_file(path):
             labels[key] = v.astype(str)
         else:
             labels[key] = np.full(n, default)
+    splits = None
+    if "splits" in data:
+        splits = np.asarray(data["splits"]).astype(str)
+        odd = sorted(set(splits.reshape(-1).tolist()) - {"train", "test"})
+        if splits.shape != (n,) or odd:
+            raise KfusionError(f"{path}: splits has shape {splits.shape}, other values {odd[:3]}; expected ({n},) "
+                               "strings 'train' or 'test'")
     return {"poses": orient_upright(poses), "actions": labels["actions"],
-            "subjects": labels["subjects"], "path": str(path)}
+            "subjects": labels["subjects"], "splits": splits, "path": str(path)}
