@@ -2,11 +2,12 @@
 
 Measures on this CPU (not a test: numbers depend on the machine and its load):
 - the machine's peak float32 rate (a large matmul and a 3x3 convolution), GFLOP/s;
-- per model: parameters, forward FLOPs per image (``count_flops``), latency per image at batch 1,
-  throughput at batch 32 (batch 2 for the paper hourglass), the achieved GFLOP/s and its fraction
-  of the peak, and for the ``cpu`` presets the training rate (batch 64, Adam);
-- the fusion network unpruned vs pruned at the *same* weights (alpha 50, beta in the middle, so
-  the weights are binary), measured side by side, and the speed-up (the paper: 13 ms vs 6 ms).
+- per model of each preset in ``args.presets`` (default ``cpu`` and ``paper``; ``tiny`` for a quick
+  check): parameters, forward FLOPs per image (``count_flops``), latency per image at batch 1,
+  throughput at the preset's batch (``MEASURE``), the achieved GFLOP/s and its fraction of the peak,
+  and, where ``MEASURE`` says so, the training rate (batch 64, Adam);
+- the fusion network unpruned vs pruned at the *same* weights (alpha 50, beta in the middle of its
+  block, so the weights are binary), measured side by side, and the speed-up (the paper: 13 ms vs 6 ms).
 
 Prints a markdown table and writes it to ``args.out`` if given.
 """
@@ -16,8 +17,18 @@ import time
 import numpy as np
 
 from kfusion.bench.tables import publish
+from kfusion.errors import KfusionError
 from kfusion.eval.tables import markdown_table
 from kfusion.timing import cpu_cores, interleaved_medians, time_calls
+
+# how the models of each preset are measured: the hourglass's throughput batch, whether they get
+# the fewer timed batches of the paper-size models, whether the training rate is measured
+MEASURE = {
+    "tiny": {"hourglass_batch": 32, "few_repeats": False, "train": True},
+    "cpu": {"hourglass_batch": 32, "few_repeats": False, "train": True},
+    "paper": {"hourglass_batch": 2, "few_repeats": True, "train": False},
+}
+DEFAULT_PRESETS = ("cpu", "paper")
 
 
 def measure_peak_gflops(repeats=5):
@@ -50,13 +61,15 @@ def _forward(model):
 
 
 def _train_rate(model, batch, repeats):
-    """Training images per second: Adam steps on one in-memory batch (loss: MSE on every output)."""
+    """Training images per second: Adam steps on one in-memory batch (loss: MSE on every output),
+    without XLA like kfusion's training by default."""
     import keras
 
     x = _inputs(model, batch, seed=1)
     outputs = model.outputs
     y = [np.zeros((batch, *o.shape[1:]), np.float32) for o in outputs]
-    model.compile(keras.optimizers.Adam(1e-3), loss=["mse"] * len(outputs))
+    # no XLA, as kfusion trains by default (train.jit_compile: false)
+    model.compile(keras.optimizers.Adam(1e-3), loss=["mse"] * len(outputs), jit_compile=False)
     y = y if len(y) > 1 else y[0]
     for _ in range(2):
         model.train_on_batch(x, y)
@@ -87,10 +100,13 @@ def _measure(names, models, repeats, peak, batch=32, train=False, notes=None):
 
 
 def _sharp_middle(model):
-    """Set alpha = 50 and beta = L/2 + 0.6 so that the fusion weights are binary (fusion at L/2)."""
-    layer = model.get_layer("fusion_weights")
-    layer.alpha.assign(50.0 / layer.rate)
-    layer.beta.assign((layer.num_weights / 2 + 0.6) / layer.rate)
+    """Set alpha = 50 and beta = floor(L/2) + 0.5, so that the fusion weights are binary (within
+    sigmoid(-25) ~ 1e-11 of 0 or 1) and the fusion point is block floor(L/2)."""
+    from kfusion.models.fusion import find_fusion_weights_layer
+
+    layer = find_fusion_weights_layer(model)
+    layer.alpha.assign(50.0)
+    layer.beta.assign(layer.num_weights // 2 + 0.5)
 
 
 def run_bench(args):
@@ -100,16 +116,24 @@ def run_bench(args):
     from kfusion.models.pruning import fusion_point, prune
 
     repeats = int(getattr(args, "repeats", 20))
+    presets = list(getattr(args, "presets", None) or DEFAULT_PRESETS)
+    unknown = [p for p in presets if p not in MEASURE]
+    if unknown:
+        raise KfusionError(f"--presets: unknown {unknown}; expected some of {list(MEASURE)}")
     big = max(3, repeats // 5)  # fewer timed batches for the paper-size models
     peaks = measure_peak_gflops()
     peak = max(peaks.values())
     print(f"peak: matmul {peaks['matmul']:.0f} GFLOP/s, conv {peaks['conv']:.0f} GFLOP/s", flush=True)
     rows, speedups = [], []
 
-    rows += _measure(["hourglass cpu"], [build_hourglass("cpu")], repeats, peak, train=True)
-    rows += _measure(["hourglass paper"], [build_hourglass("paper")], big, peak, batch=2)
+    for preset in presets:
+        how = MEASURE[preset]
+        rows += _measure([f"hourglass {preset}"], [build_hourglass(preset)], big if how["few_repeats"] else repeats,
+                         peak, batch=how["hourglass_batch"], train=how["train"])
 
-    for preset, reps in (("cpu", repeats), ("paper", big)):
+    for preset in presets:
+        how = MEASURE[preset]
+        reps = big if how["few_repeats"] else repeats
         model = build_fusion_network(preset, "trainable", seed=0)
         _sharp_middle(model)
         pruned = prune(model)
@@ -118,7 +142,7 @@ def run_bench(args):
         diff = float(np.max(np.abs(np.asarray(pruned(x)) - np.asarray(model(x)))))
         unpruned_row, pruned_row = _measure(
             [f"fusion {preset} unpruned", f"fusion {preset} pruned (fusion at {b})"], [model, pruned], reps, peak,
-            train=preset == "cpu", notes=["", f"max abs(pruned - unpruned) = {diff:.2g} mm"])
+            train=how["train"], notes=["", f"max abs(pruned - unpruned) = {diff:.2g} mm"])
         rows += [unpruned_row, pruned_row]
         speedups.append((preset, unpruned_row["latency_ms"] / pruned_row["latency_ms"],
                          pruned_row["throughput"] / unpruned_row["throughput"]))
@@ -132,7 +156,7 @@ def report_blocks(rows, peaks, speedups):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = ["model", "params", "MFLOP/img", "latency b=1 (ms)", "throughput (img/s)", "GFLOP/s", "% of peak",
               "train img/s (b=64)", "note"]
-    table = [[r["model"], f"{r['params'] / 1e6:.2f} M", f"{r['mflop']:.1f}", f"{r['latency_ms']:.2f}",
+    table = [[r["model"], f"{r['params']:,}", f"{r['mflop']:.1f}", f"{r['latency_ms']:.2f}",
               f"{r['throughput']:.1f} (b={r['batch']})", f"{r['gflops']:.1f}",
               f"{100 * r['gflops'] / r['peak']:.0f}%", f"{r['train']:.0f}" if r["train"] is not None else "-",
               r["note"]] for r in rows]

@@ -32,6 +32,8 @@ def _add_data(p):
 
 def _add_models(p):
     p.add_argument("--repeats", type=int, default=20, help="timed batches per measurement")
+    p.add_argument("--presets", nargs="+", default=None, metavar="PRESET",
+                   help="model presets to measure, of tiny, cpu, paper (default: cpu paper; tiny: a quick check)")
 
 
 def _add_export(p):

@@ -24,7 +24,7 @@ ELSEWHERE = {
     "tune": "experiments/test_tune.py",  # test_tune_writes_trial_table_and_a_valid_best_config_and_resumes
     "demo": "cli/test_cli_predict.py",  # test_demo_... (main(["demo", "--model", ...]))
 }
-BENCH_ELSEWHERE = {"predict": "bench/test_bench_predict.py"}
+BENCH_ELSEWHERE = {"predict": "bench/test_bench_predict.py", "models": "bench/test_bench_models.py"}
 
 
 def _commands_run_here():
@@ -163,13 +163,6 @@ def test_bench_export_of_the_exported_model(exported, tmp_path):
     assert main(["bench", "export", "--model", str(exported), "--repeats", "1", "--out", str(out)]) == 0
     table = out.read_text()
     assert "Keras" in table and "TFLite float32" in table
-
-
-@pytest.mark.slow  # builds the paper-size hourglass and fusion network (123 M parameters)
-def test_bench_models(tmp_path):
-    out = tmp_path / "bench-models.md"
-    assert main(["bench", "models", "--repeats", "1", "--out", str(out)]) == 0
-    assert "fusion paper pruned" in out.read_text()
 
 
 @pytest.mark.slow  # minutes: renders, trains and evaluates every variant of the paper's Table 5
