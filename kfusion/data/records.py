@@ -433,10 +433,14 @@ def check_split(data_dir, split):
     manifest = read_manifest(data_dir)
     if split not in manifest["splits"]:
         raise KfusionError(f"{data_dir}: no split {split!r}; the manifest has {sorted(manifest['splits'])}")
-    found = sum(check_shards(record_files(data_dir, split)))
-    expected = int(manifest["splits"][split]["count"])
+    files = record_files(data_dir, split)
+    counts = check_shards(files)
+    found, expected = sum(counts), int(manifest["splits"][split]["count"])
     if found != expected:
-        raise KfusionError(f"{data_dir}: the {split} shards hold {found} records; manifest.json says {expected}")
+        # a shard may rightly be empty (more shards than samples), so only a wrong total names them
+        empty = [Path(f).name for f, n in zip(files, counts) if n == 0]
+        raise KfusionError(f"{data_dir}: the {split} shards hold {found} records; manifest.json says {expected}"
+                           + (f"; empty shard files (0 bytes): {', '.join(empty)}" if empty else ""))
     return found
 
 

@@ -147,3 +147,14 @@ def test_check_shards_counts_records(tmp_path, samples):
     records.write_records(samples, tmp_path, "train", num_shards=3, skeleton="h36m17")
     files = records.record_files(tmp_path, "train")
     assert records.check_shards(files) == [3, 2, 2] == records.check_shards(files, full=True)
+
+
+def test_check_split_names_an_empty_shard(tmp_path, samples):
+    records.write_records(samples, tmp_path, "test", num_shards=2, skeleton="h36m17")
+    records.write_manifest(tmp_path, skeleton="h36m17", image_size=S, splits={"test": len(samples)},
+                           source="test", seed=0, generator={"renderer": "none"})
+    assert records.check_split(tmp_path, "test") == len(samples)
+    open(records.record_files(tmp_path, "test")[1], "wb").close()  # a zero-byte shard (an interrupted copy)
+    with pytest.raises(KfusionError, match=r"the test shards hold \d+ records; manifest.json says \d+; "
+                                           r"empty shard files \(0 bytes\): test-00001-of-00002\.tfrecord$"):
+        records.check_split(tmp_path, "test")
