@@ -38,8 +38,9 @@ def load_model(path, *, compile=False):
     """Load a kfusion ``.keras`` model with Keras ``safe_mode`` (no lambdas, no arbitrary code).
 
     kfusion's custom layers, losses and metrics are registered first. ``compile=False``: the model is
-    for inference or is compiled again by the trainer. A file that is not a Keras zip, or that safe
-    mode refuses, raises KfusionError naming it.
+    for inference or is compiled again by the trainer. A file that is not a Keras zip, that safe mode
+    refuses, or whose model has no defined inputs (a Sequential never called) raises KfusionError
+    naming it.
     """
     import zipfile
 
@@ -52,9 +53,15 @@ def load_model(path, *, compile=False):
     for name in LAYER_MODULES + TRAINING_MODULES:
         importlib.import_module(name if "." in name else f"kfusion.models.{name}")
     try:
-        return keras.saving.load_model(str(path), compile=compile, safe_mode=True)
+        model = keras.saving.load_model(str(path), compile=compile, safe_mode=True)
     except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as e:
         raise KfusionError(f"{path}: refused or unreadable .keras ({one_line(e, 80)})") from None
+    try:  # a Sequential saved before it was ever called has no inputs: Keras raises AttributeError on use
+        model.inputs
+    except AttributeError:
+        raise KfusionError(f"{path}: a Keras {type(model).__name__} with no defined inputs (never built or "
+                           "called); expected a kfusion model with an input (keras.Input)") from None
+    return model
 
 
 def uncompiled(model):
