@@ -20,7 +20,8 @@ class Skeleton:
     """A kinematic tree of ``J`` joints.
 
     Attributes:
-      name: short identifier (``h36m17``, ``humaneva15``, ``lsp14``, ``mpii16``, ``coco17``).
+      name: short identifier (``h36m17``, ``humaneva15``, ``lsp14``, ``mpii16``, ``coco17``,
+        ``mpi_inf_3dhp17``, ``blazepose33``).
       joints: ``J`` joint names.
       parents: ``J`` parent indices, ``-1`` for the root.
       parts: PCP parts: part class name -> list of (start, end) endpoints (see ``Endpoint``).
@@ -225,7 +226,41 @@ COCO17 = Skeleton(
     notes="COCO 17 keypoints (the demo photo's annotation).",
 )
 
-SKELETONS = {s.name: s for s in (H36M17, HUMANEVA15, LSP14, MPII16, COCO17)}
+MPI_INF_3DHP17 = Skeleton(
+    name="mpi_inf_3dhp17",
+    joints=(
+        "head_top", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+        "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "pelvis", "spine", "head",
+    ),
+    # Rooted at the pelvis (index 14): the order is the test set's, not parents-first.
+    parents=(16, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1),
+    parts=_limbs({"pelvis": [("l_hip", "r_hip")], "torso": [("pelvis", "neck")],
+                  "head": [("neck", "head_top")]}),
+    notes="MPI-INF-3DHP 17 joints in the order of its test set (and of mmpose's 3DHP files); "
+    "'neck' is the base of the neck, 'head' the head centre, 'head_top' the top of the skull.",
+)
+
+BLAZEPOSE33 = Skeleton(
+    name="blazepose33",
+    joints=(
+        "nose", "l_eye_inner", "l_eye", "l_eye_outer", "r_eye_inner", "r_eye", "r_eye_outer",
+        "l_ear", "r_ear", "l_mouth", "r_mouth", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+        "l_wrist", "r_wrist", "l_pinky", "r_pinky", "l_index", "r_index", "l_thumb", "r_thumb",
+        "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_heel", "r_heel",
+        "l_foot_index", "r_foot_index",
+    ),
+    # Rooted at the nose like coco17: shoulders hang from it, hips from the shoulders.
+    parents=(-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16, 15, 16,
+             11, 12, 23, 24, 25, 26, 27, 28, 27, 28),
+    parts=_limbs({"pelvis": [("l_hip", "r_hip")]}),
+    notes="MediaPipe BlazePose's 33 landmarks (pose_landmark_full.tflite), 'left' first; hips are "
+    "BlazePose's own (a little higher and wider apart than Human3.6M's).",
+)
+
+SKELETONS = {s.name: s for s in (H36M17, HUMANEVA15, LSP14, MPII16, COCO17, MPI_INF_3DHP17, BLAZEPOSE33)}
+
+# The limb joints under the same names in both skeletons (the mapping of BlazePose or COCO to LSP)
+_SAME_LIMBS = {j: j for j in LIMB_JOINTS}
 
 # Joint correspondences between skeletons: target joint -> source joint. Only joints that exist
 # in both (or a named approximation, listed in MAPPING_APPROXIMATIONS) appear.
@@ -256,6 +291,9 @@ _MAPPINGS = {
         "r_shoulder": "r_shoulder", "l_shoulder": "l_shoulder", "l_elbow": "l_elbow",
         "l_wrist": "l_wrist", "neck": "upper_neck", "head_top": "head_top",
     },
+    ("coco17", "lsp14"): _SAME_LIMBS,
+    ("blazepose33", "lsp14"): _SAME_LIMBS,
+    ("mpi_inf_3dhp17", "lsp14"): {**_SAME_LIMBS, "neck": "neck", "head_top": "head_top"},
     ("coco17", "mpii16"): {
         "r_ankle": "r_ankle", "r_knee": "r_knee", "r_hip": "r_hip", "l_hip": "l_hip",
         "l_knee": "l_knee", "l_ankle": "l_ankle", "r_wrist": "r_wrist", "r_elbow": "r_elbow",
@@ -278,11 +316,13 @@ MAPPING_APPROXIMATIONS = {
         "head": "H36M head top vs HumanEva head centre: a few cm apart",
     },
     ("mpii16", "lsp14"): {"neck": "MPII upper neck stands for LSP's neck"},
+    ("mpi_inf_3dhp17", "lsp14"): {"neck": "MPI-INF-3DHP's neck (base of the neck) stands for LSP's neck"},
 }
 
 
 def get(name):
-    """A skeleton by name (``h36m17``, ``humaneva15``, ``lsp14``, ``kth14``, ``mpii16``, ``coco17``)."""
+    """A skeleton by name (``h36m17``, ``humaneva15``, ``lsp14``, ``kth14``, ``mpii16``, ``coco17``,
+    ``mpi_inf_3dhp17``, ``blazepose33``)."""
     if name == "kth14":
         name = "lsp14"
     try:

@@ -93,3 +93,21 @@ def test_mirrored_bones_pair_each_left_bone_with_its_right_one_once():
         for a, b in pairs:
             names = [s.joints[i] for i in a + b]
             assert [n.replace("l_", "r_") for n in names[:2]] == [n.replace("l_", "r_") for n in names[2:]], names
+
+
+def test_blazepose_and_3dhp_orders_and_their_mappings_to_lsp():
+    """BlazePose's 33 landmarks (left first: 11 left shoulder, 28 right ankle) and MPI-INF-3DHP's 17 joints
+    (its test order: head top first, pelvis 14) map onto LSP's 12 limb joints; 3DHP also onto its neck and
+    head top, BlazePose onto nothing else."""
+    assert len(sk.BLAZEPOSE33.joints) == 33 and sk.BLAZEPOSE33.joints[11] == "l_shoulder"
+    assert sk.BLAZEPOSE33.joints[28] == "r_ankle" and sk.BLAZEPOSE33.joints[23] == "l_hip"
+    assert sk.MPI_INF_3DHP17.joints[0] == "head_top" and sk.MPI_INF_3DHP17.root == 14
+    assert sk.MPI_INF_3DHP17.joints[8:11] == ("r_hip", "r_knee", "r_ankle")
+    src, dst = sk.mapping("blazepose33", "lsp14")
+    assert {sk.LSP14.joints[d]: s for s, d in zip(src, dst)} == {
+        "l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15, "r_wrist": 16,
+        "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27, "r_ankle": 28}
+    src, dst = sk.mapping("mpi_inf_3dhp17", "lsp14")
+    assert len(dst) == 14 and all(sk.MPI_INF_3DHP17.joints[s] == sk.LSP14.joints[d] for s, d in zip(src, dst))
+    src, dst = sk.mapping("coco17", "lsp14")
+    assert sorted(sk.LSP14.joints[d] for d in dst) == sorted(sk.LIMB_JOINTS)

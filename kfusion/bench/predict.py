@@ -77,7 +77,7 @@ class TimedDetector(PersonDetector):
 
 def kfusion_pipeline(est):
     """``run(rgb)`` -> kfusion's result for the best person (the centre square if nobody is found)."""
-    return lambda rgb: (est.predict_people(rgb, max_people=1) or [est.predict(rgb)])[0]
+    return lambda rgb: (est.predict_people(rgb, max_people=1) or [est.predict(rgb, bbox="center")])[0]
 
 
 def affine_crop(rgb, box, size):
@@ -93,7 +93,8 @@ def affine_crop(rgb, box, size):
 
 
 def blazepose_pipeline(detector, landmarks):
-    """``run(rgb)`` -> (33, 2) BlazePose-full landmarks in full-image px: detect, crop, landmarks."""
+    """``run(rgb)`` -> (33, 2) BlazePose-full landmarks in full-image px: detect, crop, landmarks
+    (``landmarks(x)`` -> (2D input px, 3D world), :class:`kfusion.eval.photos.BlazePoseFull`)."""
     from kfusion.runtime.estimator import crop_box_for
     from kfusion.geometry import crop_to_image
 
@@ -101,7 +102,8 @@ def blazepose_pipeline(detector, landmarks):
         people = detector.detect(rgb)
         box = people[0].crop if people else crop_box_for(rgb.shape)
         crop = affine_crop(rgb, box, LANDMARK_SIZE)
-        return crop_to_image(landmarks(crop[None].astype(np.float32) / np.float32(255.0)), box, LANDMARK_SIZE)
+        points, _ = landmarks(crop[None].astype(np.float32) / np.float32(255.0))
+        return crop_to_image(points, box, LANDMARK_SIZE)
 
     return run
 

@@ -2,7 +2,8 @@
 import sys
 from pathlib import Path
 
-PROTOCOLS = ("synthetic", "h36m", "humaneva", "kth", "lsp")
+PROTOCOLS = ("synthetic", "h36m", "humaneva", "kth", "lsp", "coco", "real3d")
+PHOTO_PROTOCOLS = ("lsp", "coco", "real3d")  # real photographs through the estimator, optionally beside --peer
 
 
 def add_arguments(parser):
@@ -15,16 +16,21 @@ def add_arguments(parser):
     parser.add_argument("--protocol", choices=PROTOCOLS, default="synthetic",
                         help="which tables to print: synthetic (per action), h36m (Tables 1-2), "
                              "humaneva (Table 3), kth (Table 4), lsp (real photographs: --data is an "
-                             "LSP-extended folder, held-out images 5001-6000, PCK@0.2)")
+                             "LSP-extended folder, held-out images 5001-6000, PCK@0.2), coco (--data: COCO "
+                             "person_keypoints.json + images/, PCK@0.2, also on the person detector's crops), "
+                             "real3d (--data: the real3d folder of Human3.6M and MPI-INF-3DHP frames with true 3D: "
+                             "MPJPE, PA-MPJPE, 2D error per frame)")
     parser.add_argument("--peer", default=None,
-                        help="lsp: also run MediaPipe BlazePose-full (pose_landmark_full.tflite) on the same crops")
+                        help="lsp, coco, real3d: also run MediaPipe BlazePose-full (pose_landmark_full.tflite) "
+                             "on the same crops, its 2D landmarks and its 3D world landmarks")
     parser.add_argument("--out", default=None, help="folder for evaluation.md/.json (default: beside the model)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many samples")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most this many samples (lsp, coco: "
+                        "images; real3d: frames)")
 
 
 def run(args):
-    if args.protocol == "lsp":
+    if args.protocol in PHOTO_PROTOCOLS:
         return _run_photos(args)
     from kfusion.data import posepairs
     from kfusion.eval import evaluate
@@ -62,22 +68,30 @@ def run(args):
 
 
 def _run_photos(args):
-    """``--protocol lsp``: kfusion (and ``--peer``) on the held-out LSP-extended photographs."""
+    """``--protocol lsp|coco|real3d``: kfusion (and ``--peer``) on real photographs (``kfusion.eval.photos``,
+    ``kfusion.eval.real3d``)."""
     from kfusion.errors import KfusionError
-    from kfusion.eval import photos
+    from kfusion.eval import photos, real3d
     from kfusion.runtime.estimator import load
     from kfusion.io import write_json, write_text
 
-    if args.split not in photos.SPLITS:
+    if args.protocol == "lsp" and args.split not in photos.SPLITS:
         raise KfusionError(f"--split {args.split!r}: protocol lsp has the splits {sorted(photos.SPLITS)}")
+    if args.limit is not None and args.limit < 1:
+        raise KfusionError(f"--limit {args.limit}: expected a whole number >= 1")
     estimator = load(args.model)
     peer = photos.BlazePoseFull(args.peer) if args.peer else None
-    first, last = photos.SPLITS[args.split]
-    if args.limit:
-        last = min(last, first + int(args.limit))
-    result = photos.evaluate(estimator, args.data, peer=peer, first=first, last=last, log=sys.stderr)
-    out_dir = Path(args.out or "runs/evaluate-lsp")  # not into the model's folder: it may be a shipped one
-    md = f"# kfusion evaluate: protocol lsp ({args.model})\n\n{result['markdown']}\n"
+    if args.protocol == "lsp":
+        first, last = photos.SPLITS[args.split]
+        if args.limit:
+            last = min(last, first + int(args.limit))
+        result = photos.evaluate(estimator, args.data, peer=peer, first=first, last=last, log=sys.stderr)
+    elif args.protocol == "coco":
+        result = photos.evaluate_coco(estimator, args.data, peer=peer, limit=args.limit, log=sys.stderr)
+    else:
+        result = real3d.evaluate(estimator, args.data, peer=peer, limit=args.limit, log=sys.stderr)
+    out_dir = Path(args.out or f"runs/evaluate-{args.protocol}")  # not into the model's folder: it may be a shipped one
+    md = f"# kfusion evaluate: protocol {args.protocol} ({args.model})\n\n{result['markdown']}\n"
     write_text(out_dir / "evaluation.md", md)
     write_json(out_dir / "evaluation.json", {k: v for k, v in result.items() if k != "markdown"})
     print(md)

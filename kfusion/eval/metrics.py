@@ -4,6 +4,7 @@
 (..., J, 2) pixels. Every function validates its inputs and raises ``ValueError`` naming the shapes.
 
 - ``mpjpe``: mean per-joint Euclidean error (Human3.6M protocol 1, after ``root_align``).
+- ``n_mpjpe``: error after aligning the roots and the optimal uniform scale (no rotation).
 - ``pa_mpjpe``: error after a similarity Procrustes alignment (protocol 2).
 - ``rigid_mpjpe``: error after a rigid alignment (rotation + translation; HumanEva-I).
 - ``pcp``: 3D percentage of correct parts per part class (KTH Football II), mean-endpoint or strict.
@@ -63,6 +64,20 @@ def mpjpe(pred, gt):
 
     pred, gt = _check_pair(pred, gt, 3)
     return np.asarray(mpjpe_per_pose(gt, pred, dtype="float64"), np.float64)
+
+
+def n_mpjpe(pred, gt, root=0):
+    """MPJPE after aligning the roots and scaling the prediction about its root by the least-squares
+    factor ``s = <P, G> / <P, P>`` of the root-centred poses P, G (N-MPJPE, Rhodin et al. 2018): the
+    error of the pose's shape at the truth's size, with no rotation. ``root`` as for :func:`root_align`.
+    (..., J, 3) mm -> (...) mm.
+    """
+    aligned = root_align(pred, gt, root)
+    gt = np.asarray(gt, dtype=np.float64)
+    origin = gt[..., np.atleast_1d(np.asarray(root, dtype=np.int64)), :].mean(axis=-2, keepdims=True)
+    P, G = aligned - origin, gt - origin
+    s = np.sum(P * G, axis=(-2, -1)) / np.maximum(np.sum(P * P, axis=(-2, -1)), 1e-12)
+    return mpjpe(s[..., None, None] * P + origin, gt)
 
 
 def pa_mpjpe(pred, gt, allow_reflection=False):

@@ -1,20 +1,26 @@
 """Real photographs: 2D accuracy of kfusion and of a peer (MediaPipe BlazePose-full) on the same crops,
-and how well kfusion's 3D pose fits the photo.
+and how well each one's 3D pose fits the photo.
 
-The data: LSP-extended (``joints.mat`` (14, 3, N), 1 = visible, + ``images/``), the held-out images
-5001-6000 by default (no kfusion model trains on them). Each person is cut out as the square box
-around its annotated joints with margin 0.2 (the crop kfusion trains on); both methods see that same
-crop, each resized to its own input size.
+Two sets, one scoring (:func:`score`) and one table writer (:func:`markdown`):
+- LSP-extended (``joints.mat`` (14, 3, N), 1 = visible, + ``images/``), the held-out images 5001-6000
+  by default (no kfusion model trains on them). Each person is cut out as the square box around its
+  annotated joints with margin 0.2 (the crop kfusion trains on).
+- COCO 2017 person keypoints (``kfusion.datasets.coco``; everyday scenes, far from LSP's athletes):
+  the people with at least ``COCO_MIN_LIMBS`` visible limb joints (v = 2) and a visible left shoulder
+  and right hip, each cut out as the square of 1.3 x their visible joints' extent, centred on it;
+  also on the crops that kfusion's own person detector picks (``Estimator.predict_people``).
+Both methods see the same crop, each resized to its own input size.
 
 Metrics (visible joints only):
 - PCK@0.2: a joint is correct within 0.2 x the torso diameter (left shoulder to right hip, full-image
   pixels). ``limbs`` are the 12 joints both methods have (ankles, knees, hips, wrists, elbows,
   shoulders); kfusion's neck and head top are reported per joint.
-- 3D fit: kfusion's ``pose_3d`` mapped to LSP's joints and projected by the best-fitting scaled
-  orthographic camera of the camera frame (x, y scaled, shifted; least squares on the visible
-  limbs), then PCK@0.2 as above: the 3D pose agrees with the photo when this is close to the 2D PCK.
+- 3D fit: a method's 3D pose (kfusion's ``pose_3d``; BlazePose's 3D world landmarks, hip-centred, x
+  right and y down like the image) mapped to LSP's joints and projected by the best-fitting scaled
+  orthographic camera of the camera frame (x, y scaled, shifted; least squares on the visible limbs),
+  then PCK@0.2 as above: the 3D pose agrees with the photo when this is close to the 2D PCK.
 - Left/right asymmetry: mean over upper arm, forearm, thigh and shin of |L - R| / mean(L, R), in %,
-  of kfusion's 3D bones (people are nearly symmetric: a few % at most).
+  of a method's 3D bones (people are nearly symmetric: a few % at most).
 - Time per image, batch 1, each method's own resize and inference (the same crop cut once).
 """
 import time
@@ -23,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import geometry, skeletons
-from kfusion.datasets import lsp
+from kfusion.datasets import coco, lsp
 from kfusion.errors import KfusionError
 from kfusion.eval import metrics
 
@@ -33,12 +39,13 @@ HELD_OUT = lsp.HELD_OUT  # 0-based [first, last): images im05001 .. im06000
 # the splits of ``kfusion prepare lsp`` that no model trains on: ``val`` to choose settings (for
 # example test-time mirroring), ``test`` (held out) for the reported numbers
 SPLITS = {"val": lsp.VALIDATION, "test": lsp.HELD_OUT}
-# BlazePose's 33 landmarks -> LSP's limb joints (BlazePose lists left first: 11 left shoulder, ...)
-BLAZEPOSE_TO_LSP = {"l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15,
-                    "r_wrist": 16, "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27,
-                    "r_ankle": 28}
 SYMMETRIC_BONES = (("l_shoulder", "l_elbow", "r_shoulder", "r_elbow"), ("l_elbow", "l_wrist", "r_elbow", "r_wrist"),
                    ("l_hip", "l_knee", "r_hip", "r_knee"), ("l_knee", "l_ankle", "r_knee", "r_ankle"))
+# result key -> table label of each method, in table order
+METHODS = {"kfusion": "kfusion", "blazepose": "BlazePose-full (MediaPipe)"}
+COCO_MIN_LIMBS = 6  # visible limb joints a COCO person needs to be scored
+COCO_MARGIN = 0.15  # the COCO crop: (1 + 2 x 0.15) = 1.3 x the visible joints' extent
+DETECTION_IOU = 0.3  # a detected person is the annotated one when their boxes overlap this much
 
 
 def torso_diameter(joints):
@@ -52,14 +59,26 @@ def person_box(joints, visibility, margin=0.2):
     return geometry.square_box(joints, margin=margin, visibility=vis)
 
 
+def to_lsp(pose, skeleton):
+    """``pose`` (J, D) in ``skeleton``'s order -> (14, D) float64 in LSP's, NaN where LSP has no counterpart."""
+    src, dst = skeletons.mapping(skeleton, "lsp14")
+    out = np.full((LSP.num_joints, np.shape(pose)[-1]), np.nan)
+    out[dst] = np.asarray(pose, dtype=np.float64)[src]
+    return out
+
+
 class BlazePoseFull:
     """MediaPipe BlazePose-full landmarks (``pose_landmark_full.tflite``) on a square crop.
 
-    ``predict(crop)`` -> (33, 2) landmarks in crop pixels. Input (1, 256, 256, 3) RGB in [0, 1]; the
-    first output of 195 values holds 39 points x (x, y, z, visibility, presence) in input pixels.
+    ``predict(crop)`` -> (33, 2) landmarks in crop pixels and (33, 3) 3D world landmarks in mm
+    (``blazepose33`` order). Input (1, 256, 256, 3) RGB in [0, 1]; the output of 195 values holds 39
+    points x (x, y, z, visibility, presence) in input pixels, the output of 117 values 39 points x
+    (x, y, z) in metres, the origin between the hips, x right, y down (the image's), z away from the
+    camera. The first 33 points are the body's landmarks.
     """
 
     size = 256
+    skeleton = "blazepose33"
 
     def __init__(self, path):
         from ai_edge_litert.interpreter import Interpreter
@@ -70,23 +89,28 @@ class BlazePoseFull:
         self._it = Interpreter(model_path=str(path))
         self._it.allocate_tensors()
         self._input = self._it.get_input_details()[0]["index"]
-        outs = [o for o in self._it.get_output_details() if int(np.prod(o["shape"])) == 195]
-        if not outs:
-            raise KfusionError(f"{path}: no output of 195 values; expected MediaPipe pose_landmark_full")
-        self._landmarks = outs[0]["index"]
+        sizes = {int(np.prod(o["shape"])): o["index"] for o in self._it.get_output_details()}
+        if 195 not in sizes or 117 not in sizes:
+            raise KfusionError(f"{path}: outputs of {sorted(sizes)} values; expected 195 (landmarks) and 117 "
+                               "(world landmarks) of MediaPipe pose_landmark_full")
+        self._landmarks, self._world = sizes[195], sizes[117]
 
     def __call__(self, x):
-        """The network alone: x float32 (1, 256, 256, 3) RGB in [0, 1] -> (33, 2) landmarks, input px."""
+        """The network alone: x float32 (1, 256, 256, 3) RGB in [0, 1] -> ((33, 2) landmarks in input px,
+        (33, 3) world landmarks in metres)."""
         self._it.set_tensor(self._input, x)
         self._it.invoke()
-        return self._it.get_tensor(self._landmarks).reshape(39, 5)[:33, :2].copy()
+        return (self._it.get_tensor(self._landmarks).reshape(39, 5)[:33, :2].copy(),
+                self._it.get_tensor(self._world).reshape(39, 3)[:33].copy())
 
     def predict(self, crop):
+        """uint8 crop (h, h, 3) -> ((33, 2) crop px, (33, 3) mm)."""
         from PIL import Image
 
         h = crop.shape[0]
         x = np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.BILINEAR), np.float32) / 255.0
-        return self(x[None]) * (h / self.size)
+        landmarks, world = self(x[None])
+        return landmarks * (h / self.size), 1000.0 * world
 
 
 def read_heldout(root, first=HELD_OUT[0], last=HELD_OUT[1]):
@@ -118,83 +142,201 @@ def asymmetry(pose_3d_lsp):
     return 100.0 * float(np.mean(out))
 
 
-def evaluate(estimator, root, *, peer=None, first=HELD_OUT[0], last=HELD_OUT[1], threshold=0.2, log=None):
-    """kfusion (an :class:`kfusion.runtime.estimator.Estimator`) and optionally ``peer`` (BlazePoseFull) on
-    the held-out photographs; returns a JSON-ready dict (see the module docstring) with ``markdown``."""
+def predict_crops(estimator, peer, images, boxes, log=None):
+    """kfusion (an :class:`kfusion.runtime.estimator.Estimator`) and optionally ``peer``
+    (:class:`BlazePoseFull`) on the same square crops ``boxes`` (N, 3) (x0, y0, side) px of the
+    photographs ``images`` (N paths; a path repeated in a row is read once).
+
+    Returns {method: {"pose_2d": (N, 14, 2) full-image px, "pose_3d": (N, 14, 3) mm, both in LSP's
+    order (NaN where the method has no such joint), "seconds": (N,) its predict call alone}}.
+    """
     from kfusion.images import read_image
 
-    paths, gt, vis = read_heldout(root, first, last)
-    n = len(paths)
-    src2, dst2 = skeletons.mapping(estimator.skeleton_2d, "lsp14")
-    src3, dst3 = skeletons.mapping(estimator.skeleton_3d, "lsp14")
-    k2d = np.full((n, 14, 2), np.nan)
-    k3d = np.full((n, 14, 3), np.nan)
-    fit = np.full((n, 14, 2), np.nan)
-    b2d = np.full((n, 14, 2), np.nan)
-    t_k, t_b = [], []
-    limb = np.array([LSP.index(j) for j in LIMBS])
-    for i, path in enumerate(paths):
-        image = read_image(path)
-        box = person_box(gt[i], vis[i])
-        crop = geometry.crop_image(image, box, estimator.input_size)
-        t0 = time.perf_counter()
+    def kfusion_on(crop):
         out = estimator.predict_crops(crop[None])
-        t_k.append(time.perf_counter() - t0)
-        k2d[i, dst2] = geometry.crop_to_image(out["pose_2d"][0][src2], box, estimator.input_size)
-        k3d[i, dst3] = out["pose_3d"][0][src3]
-        seen = (vis[i] > 0) & np.isin(np.arange(14), limb)
-        if seen.sum() >= 2:
-            fit[i] = fit_orthographic(k3d[i], gt[i], seen)
-        if peer is not None:
-            big = geometry.crop_image(image, box, peer.size)
+        return out["pose_2d"][0], out["pose_3d"][0]
+
+    runs = {"kfusion": (kfusion_on, estimator.input_size, estimator.skeleton_2d, estimator.skeleton_3d)}
+    if peer is not None:
+        runs["blazepose"] = (peer.predict, peer.size, peer.skeleton, peer.skeleton)
+    n = len(images)
+    out = {m: {"pose_2d": np.full((n, LSP.num_joints, 2), np.nan), "pose_3d": np.full((n, LSP.num_joints, 3), np.nan),
+               "seconds": np.zeros(n)} for m in runs}
+    path, image = None, None
+    for i, box in enumerate(boxes):
+        if images[i] != path:
+            path, image = images[i], read_image(images[i])
+        for m, (predict, size, skeleton_2d, skeleton_3d) in runs.items():
+            crop = geometry.crop_image(image, box, size)
             t0 = time.perf_counter()
-            pts = peer.predict(big)
-            t_b.append(time.perf_counter() - t0)
-            full = geometry.crop_to_image(pts, box, peer.size)
-            for name, j in BLAZEPOSE_TO_LSP.items():
-                b2d[i, LSP.index(name)] = full[j]
+            pose_2d, pose_3d = predict(crop)
+            out[m]["seconds"][i] = time.perf_counter() - t0
+            out[m]["pose_2d"][i] = to_lsp(geometry.crop_to_image(pose_2d, box, size), skeleton_2d)
+            out[m]["pose_3d"][i] = to_lsp(pose_3d, skeleton_3d)
         if log and (i + 1) % 200 == 0:
             print(f"photos: {i + 1}/{n}", file=log)
+    return out
+
+
+def score(gt, vis, predictions, threshold=0.2, missed=None):
+    """PCK of each method's 2D and projected 3D, and its 3D's asymmetry, on LSP-ordered ``gt`` (N, 14, 2)
+    full-image px with ``vis`` (N, 14) (> 0 scored); ``predictions`` as :func:`predict_crops` returns.
+    ``missed`` (N,) bool: people no crop was found for, whose visible joints count as wrong.
+
+    Returns a JSON-ready dict: ``count``, ``threshold``, ``normaliser`` and for each method ``m``:
+    ``m_2d`` and ``m_3d_fit`` ({"pck_limbs": %, "per_joint": {joint: % or None}}),
+    ``m_asymmetry_pct`` and ``m_ms`` (median per crop).
+    """
+    limb = np.array([LSP.index(j) for j in LIMBS])
+    missed = np.zeros(len(gt), bool) if missed is None else np.asarray(missed, bool)
     norm = torso_diameter(gt)
     ok = norm > 0
-    result = {"images": f"LSP-extended im{first + 1:05d}..im{last:05d}", "count": int(ok.sum()),
-              "threshold": threshold, "normaliser": "torso diameter (left shoulder to right hip)"}
+    result = {"count": int(ok.sum()), "threshold": threshold,
+              "normaliser": "torso diameter (left shoulder to right hip)"}
 
-    def score(pred, name):
-        has = np.isfinite(pred[ok][..., 0])
+    def pck(pred):
+        has = np.isfinite(pred[..., 0])
         per = metrics.pck(np.nan_to_num(pred[ok]), gt[ok], threshold, normaliser=norm[ok],
-                          visibility=vis[ok] * has, per_joint=True)  # (N, 14): 1, 0, NaN (not counted)
-        result[name] = {"pck_limbs": 100.0 * float(np.nanmean(per[:, limb])),
-                        "per_joint": {j: (100.0 * float(np.nanmean(per[:, c])) if has[:, c].any() else None)
-                                      for c, j in enumerate(LSP.joints)}}
+                          visibility=vis[ok] * has[ok], per_joint=True)  # (N, 14): 1, 0, NaN (not counted)
+        outputs = has[~missed].any(axis=0)  # the joints this method predicts
+        per[missed[ok]] = np.where((vis[ok][missed[ok]] > 0) & outputs, 0.0, np.nan)
+        return {"pck_limbs": 100.0 * float(np.nanmean(per[:, limb])),
+                "per_joint": {j: (100.0 * float(np.nanmean(per[:, c])) if np.isfinite(per[:, c]).any() else None)
+                              for c, j in enumerate(LSP.joints)}}
 
-    score(k2d, "kfusion_2d")
-    score(fit, "kfusion_3d_fit")
-    result["kfusion_asymmetry_pct"] = asymmetry(k3d)
-    result["kfusion_ms"] = 1000.0 * float(np.median(t_k))
-    if peer is not None:
-        score(b2d, "blazepose_2d")
-        result["blazepose_ms"] = 1000.0 * float(np.median(t_b))
+    for m, p in predictions.items():
+        seen = (vis > 0) & np.isin(np.arange(LSP.num_joints), limb) & np.isfinite(p["pose_3d"][..., 0])
+        fit = np.full(gt.shape, np.nan)
+        for i in np.flatnonzero((seen.sum(1) >= 2) & ~missed):
+            fit[i] = fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
+        result[f"{m}_2d"], result[f"{m}_3d_fit"] = pck(p["pose_2d"]), pck(fit)
+        result[f"{m}_asymmetry_pct"] = asymmetry(p["pose_3d"][~missed])
+        result[f"{m}_ms"] = 1000.0 * float(np.median(p["seconds"][~missed])) if (~missed).any() else None
+    return result
+
+
+def evaluate(estimator, root, *, peer=None, first=HELD_OUT[0], last=HELD_OUT[1], threshold=0.2, log=None):
+    """kfusion and optionally ``peer`` on the held-out LSP-extended photographs; returns :func:`score`'s
+    dict with ``images`` and ``markdown``."""
+    paths, gt, vis = read_heldout(root, first, last)
+    boxes = [person_box(gt[i], vis[i]) for i in range(len(paths))]
+    result = {"images": f"LSP-extended im{first + 1:05d}..im{last:05d}"}
+    result.update(score(gt, vis, predict_crops(estimator, peer, paths, boxes, log), threshold))
     result["markdown"] = markdown(result)
     return result
+
+
+def coco_people(root, min_limbs=COCO_MIN_LIMBS):
+    """The scored people of a COCO keypoints folder: (list of :class:`kfusion.datasets.coco.Person`,
+    LSP-ordered joints (N, 14, 2) corner px, visibility (N, 14): 1 where COCO's v = 2).
+
+    A person is scored with at least ``min_limbs`` visible limb joints, the left shoulder and the
+    right hip among them (the torso diameter that PCK is relative to)."""
+    people, joints, vis = [], [], []
+    need = [LSP.index("l_shoulder"), LSP.index("r_hip")]
+    for p in coco.read_people(root):
+        v = np.nan_to_num(to_lsp((p.flags == 2)[:, None].astype(np.float64), "coco17")[:, 0])
+        if v.sum() >= min_limbs and v[need].all():
+            people.append(p)
+            joints.append(to_lsp(p.joints, "coco17"))
+            vis.append(v)
+    return people, np.asarray(joints).reshape(-1, LSP.num_joints, 2), np.asarray(vis).reshape(-1, LSP.num_joints)
+
+
+def square_iou(boxes, square):
+    """IoU of boxes (N, 4) (x, y, w, h) px with one square (x0, y0, side) px -> (N,)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    x0, y0, side = (float(v) for v in square)
+    w = np.clip(np.minimum(b[:, 0] + b[:, 2], x0 + side) - np.maximum(b[:, 0], x0), 0, None)
+    h = np.clip(np.minimum(b[:, 1] + b[:, 3], y0 + side) - np.maximum(b[:, 1], y0), 0, None)
+    return w * h / (b[:, 2] * b[:, 3] + side * side - w * h)
+
+
+def detected_boxes(estimator, people):
+    """For each COCO person, the square crop box (x0, y0, side) that kfusion's person detector gives the
+    person best matching them (greedy, by IoU of the detector's whole-body box with the square around the
+    COCO box, at least ``DETECTION_IOU``), or NaN: (N, 3) px, and the matched IoUs (N,)."""
+    from kfusion.images import read_image
+
+    boxes, ious = np.full((len(people), 3), np.nan), np.zeros(len(people))
+    for path in dict.fromkeys(p.image for p in people):
+        found = estimator.predict_people(read_image(path))
+        mine = [i for i, p in enumerate(people) if p.image == path]
+        if not found:
+            continue
+        squares = [geometry.square_box(people[i].bbox.reshape(2, 2).cumsum(0), margin=0.0) for i in mine]
+        iou = np.stack([square_iou([r["box"] for r in found], s) for s in squares])  # (people, detections)
+        while iou.size and iou.max() >= DETECTION_IOU:
+            a, d = np.unravel_index(np.argmax(iou), iou.shape)
+            boxes[mine[a]], ious[mine[a]] = found[d]["crop_box"], iou[a, d]
+            iou[a, :], iou[:, d] = -1.0, -1.0
+    return boxes, ious
+
+
+def evaluate_coco(estimator, root, *, peer=None, limit=None, threshold=0.2, detector=True, log=None):
+    """kfusion and optionally ``peer`` on the COCO people (:func:`coco_people`) of the first ``limit``
+    images: on the crops around their annotated joints and (``detector``) on the crops of kfusion's person
+    detector. Returns :func:`score`'s dict with ``images``, ``selection``, ``detector`` (its own scores,
+    ``found`` of ``count``) and ``markdown``."""
+    people, gt, vis = coco_people(root)
+    if limit is not None:
+        keep = set(list(dict.fromkeys(p.image for p in people))[:int(limit)])
+        idx = [i for i, p in enumerate(people) if p.image in keep]
+        people, gt, vis = [people[i] for i in idx], gt[idx], vis[idx]
+    if not people:
+        raise KfusionError(f"{root}: no person with {COCO_MIN_LIMBS} visible limb joints, the left shoulder and "
+                           "the right hip among them")
+    paths = [p.image for p in people]
+    boxes = [person_box(gt[i], vis[i], margin=COCO_MARGIN) for i in range(len(people))]
+    result = {"images": f"COCO 2017 person keypoints ({Path(root).name}), {len(set(paths))} images",
+              "selection": f">= {COCO_MIN_LIMBS} visible (v = 2) limb joints incl. left shoulder and right hip; "
+                           f"crop {1 + 2 * COCO_MARGIN:.1f} x the visible joints' extent"}
+    result.update(score(gt, vis, predict_crops(estimator, peer, paths, boxes, log), threshold))
+    if detector:
+        found, ious = detected_boxes(estimator, people)
+        missed = ~np.isfinite(found[:, 0])
+        crops = np.where(missed[:, None], boxes, found)  # a missed person's crop is not scored
+        result["detector"] = score(gt, vis, predict_crops(estimator, peer, paths, crops, log), threshold, missed)
+        result["detector"].update(found=int((~missed).sum()), min_iou=DETECTION_IOU)
+    result["markdown"] = markdown(result)
+    return result
+
+
+def summary_table(r):
+    """The markdown table of :func:`score`'s dict ``r``: per method its 2D PCK and its projected 3D's PCK
+    and asymmetry."""
+    from kfusion.eval.tables import format_value, markdown_table
+
+    rows = []
+    for m, label in METHODS.items():
+        if f"{m}_2d" in r:
+            rows.append([f"{label} 2D", format_value(r[f"{m}_2d"]["pck_limbs"], 1), "-",
+                         format_value(r[f"{m}_ms"], 2)])
+            rows.append([f"{label} 3D, projected (scaled orthographic)", format_value(r[f"{m}_3d_fit"]["pck_limbs"], 1),
+                         format_value(r[f"{m}_asymmetry_pct"], 1), "-"])
+    return markdown_table(["Method", "PCK (12 limb joints, %)", "L/R bone asymmetry of the 3D (%)",
+                           "ms/image (batch 1)"], rows)
 
 
 def markdown(r):
     from kfusion.eval.tables import format_value, markdown_table
 
-    rows = [["kfusion 2D", format_value(r["kfusion_2d"]["pck_limbs"], 1), format_value(r["kfusion_ms"], 2)],
-            ["kfusion 3D, projected (scaled orthographic)", format_value(r["kfusion_3d_fit"]["pck_limbs"], 1), "-"]]
-    if "blazepose_2d" in r:
-        rows.append(["BlazePose-full (MediaPipe)", format_value(r["blazepose_2d"]["pck_limbs"], 1),
-                     format_value(r["blazepose_ms"], 2)])
-    joints = list(r["kfusion_2d"]["per_joint"])
-    per = [["kfusion 2D", *(format_value(r["kfusion_2d"]["per_joint"][j], 1) for j in joints)],
-           ["kfusion 3D projected", *(format_value(r["kfusion_3d_fit"]["per_joint"].get(j), 1) for j in joints)]]
-    if "blazepose_2d" in r:
-        per.append(["BlazePose-full", *(format_value(r["blazepose_2d"]["per_joint"].get(j), 1) for j in joints)])
-    return "\n".join([
-        f"**Real photographs: {r['images']}, {r['count']} people, PCK@{r['threshold']} of the "
-        f"{r['normaliser']}, visible joints**", "",
-        markdown_table(["Method", "PCK (12 limb joints, %)", "ms/image (batch 1)"], rows), "",
-        f"Left/right bone-length asymmetry of kfusion's 3D poses: {r['kfusion_asymmetry_pct']:.1f} %.", "",
-        markdown_table(["Per joint (%)", *joints], per)])
+    per, joints = [], []
+    for m, label in METHODS.items():
+        for key, what in ((f"{m}_2d", "2D"), (f"{m}_3d_fit", "3D projected")):
+            if key in r:
+                per.append((f"{label.split(' (')[0]} {what}", r[key]["per_joint"]))
+    joints = [j for j in LSP.joints if any(p.get(j) is not None for _, p in per)]
+    lines = [f"**Real photographs: {r['images']}, {r['count']} people, PCK@{r['threshold']} of the "
+             f"{r['normaliser']}, visible joints**", ""]
+    if "selection" in r:
+        lines += [f"People: {r['selection']}.", ""]
+    lines += [summary_table(r), "", markdown_table(["Per joint (%)", *joints],
+                                                   [[name, *(format_value(p.get(j), 1) for j in joints)]
+                                                    for name, p in per])]
+    if "detector" in r:
+        d = r["detector"]
+        lines += ["", f"**The same people on the crops of kfusion's person detector** (BlazePose detector; "
+                  f"{d['found']} of {d['count']} found, IoU >= {d['min_iou']} with the square around the COCO box; "
+                  "a person not found counts as wrong)", "", summary_table(d)]
+    return "\n".join(lines)

@@ -56,6 +56,24 @@ def test_mpjpe_hand_computed_and_root_align():
         m.root_align(pred, gt, root=5)
 
 
+def test_n_mpjpe_recovers_a_known_scale_but_not_a_rotation():
+    rng = np.random.default_rng(7)
+    gt = _pose(rng, 3)
+    hips = [1, 4]
+    # a smaller body elsewhere: root + scale alignment undoes it exactly (s = 1 / 0.6 about the mid-hip)
+    assert np.all(m.n_mpjpe(0.6 * gt + [300.0, -50.0, 2000.0], gt, root=hips) < 1e-9)
+    # a turned body: Procrustes undoes it, root + scale cannot
+    R = _rotation(rng)
+    turned = 0.6 * gt @ R.T
+    assert np.all(m.pa_mpjpe(turned, gt) < 1e-6) and np.all(m.n_mpjpe(turned, gt, root=hips) > 50.0)
+    # by hand: poses rooted at joint 0, s = <p, g> / <p, p>, then the mean distance
+    g = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0]])
+    p = np.array([[0.0, 0.0, 0.0], [20.0, 0.0, 0.0], [0.0, 0.0, 20.0]])
+    s = 200.0 / 800.0  # <p, g> = 200, <p, p> = 800
+    by_hand = np.mean(np.linalg.norm(s * p - g, axis=-1))
+    assert m.n_mpjpe(p, g, root=0) == pytest.approx(by_hand)
+
+
 def test_mirrored_pose_needs_reflection():
     gt = _pose(np.random.default_rng(1))
     pred = gt * [-1.0, 1.0, 1.0]
@@ -198,7 +216,7 @@ def test_pck_and_pckh_on_known_2d_errors():
     np.testing.assert_allclose(m.pckh(pred, gt, head_sizes=[20.0, 10.0], alpha=0.25), [0.5, 0.25])
 
 
-@pytest.mark.parametrize("fn", [m.mpjpe, m.pa_mpjpe, m.rigid_mpjpe, m.pck3d, m.auc3d, m.root_align,
+@pytest.mark.parametrize("fn", [m.mpjpe, m.pa_mpjpe, m.rigid_mpjpe, m.pck3d, m.auc3d, m.root_align, m.n_mpjpe,
                                 lambda p, g: m.pcp(p, g, "h36m17")])
 def test_bad_input_raises_value_error_naming_shapes(fn):
     rng = np.random.default_rng(4)
