@@ -154,21 +154,21 @@ def test_predict_crops_maps_both_methods_into_lsp_joints(tmp_path):
     assert geometry.image_to_crop(truth_2d, box, 48).max() < 48  # the oracle's crop px fit its crop
 
 
-def test_coco_people_need_six_visible_limbs_with_the_torso(tmp_path):
+def test_coco_people_need_six_labelled_limbs_with_the_torso(tmp_path):
     from photo_sets import coco_annotation, coco_keypoints, write_coco
 
     rng = np.random.default_rng(2)
     face = [2] * 5
     # coco17 limbs: l/r shoulder, l/r elbow, l/r wrist, l/r hip, l/r knee, l/r ankle
-    ok = face + [2, 1, 2, 2, 1, 1, 2, 2, 2, 0, 0, 0]  # 6 visible, the left shoulder and right hip among them
-    five = face + [2, 1, 2, 2, 1, 1, 2, 2, 1, 0, 0, 0]  # the left knee only occluded: 5
-    no_hip = face + [2, 2, 2, 2, 2, 2, 2, 1, 2, 2, 2, 2]  # 11 visible, but the right hip occluded
+    ok = face + [2, 1, 2, 2, 0, 0, 2, 1, 0, 0, 0, 0]  # 6 labelled (2 of them occluded), l_shoulder and r_hip among them
+    five = face + [2, 0, 2, 2, 0, 0, 2, 1, 0, 0, 0, 0]  # the right shoulder not labelled: 5
+    no_hip = face + [2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2, 2]  # 11 labelled, but not the right hip
     anns = [coco_annotation(1, 7, coco_keypoints(rng, ok)), coco_annotation(2, 7, coco_keypoints(rng, five)),
             coco_annotation(3, 9, coco_keypoints(rng, no_hip))]
     people, gt, vis = photos.coco_people(write_coco(tmp_path / "c", anns))
     assert [p.annotation for p in people] == [1] and gt.shape == (1, 14, 2)
     assert sorted(LSP.joints[j] for j in np.flatnonzero(vis[0])) == sorted(
-        ["l_shoulder", "l_elbow", "r_elbow", "l_hip", "r_hip", "l_knee"])  # occluded joints (v = 1) not scored
+        ["l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_hip", "r_hip"])  # occluded (v = 1) scored, v = 0 not
     np.testing.assert_allclose(gt[0, LSP.index("l_elbow")], people[0].joints[skeletons.COCO17.index("l_elbow")])
     assert np.isnan(gt[0, LSP.index("neck")]).all() and vis[0, LSP.index("neck")] == 0
 
