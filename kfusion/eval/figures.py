@@ -136,3 +136,34 @@ def examples_figure(images, heatmaps, pred_3d, gt_3d, path, joints_2d=None, titl
             ax.set_title(name, fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def learning_curves_figure(curves, points, path, ylabel="MPJPE (mm)"):
+    """Error against epochs, one colour a method: the per-epoch curve (mean over seeds, a band of
+    ± one std where there are several) and the measurements at the budgets (mean ± std error bars).
+
+    ``curves``: label -> (epochs (E,), values (S, E) per seed, NaN where a seed has none), or None;
+    ``points``: label -> (budgets (B,), mean (B,), std (B,), NaN std for one seed).
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, label in enumerate(points):
+        c = colours[i % len(colours)]
+        if curves.get(label) is not None:
+            epochs, values = curves[label]
+            values = np.asarray(values, float)
+            have = np.sum(np.isfinite(values), axis=0)
+            mean = np.array([np.nanmean(v) if n else np.nan for v, n in zip(values.T, have)])
+            std = np.array([np.nanstd(v, ddof=1) if n > 1 else np.nan for v, n in zip(values.T, have)])
+            ax.plot(epochs, mean, color=c, lw=1, alpha=0.8)
+            ax.fill_between(epochs, mean - std, mean + std, color=c, alpha=0.15, lw=0)
+        budgets, mean, std = (np.asarray(a, float) for a in points[label])
+        ax.errorbar(budgets, mean, yerr=np.nan_to_num(std), fmt="o", color=c, capsize=3, label=label)
+    ax.set_xticks(sorted({int(b) for budgets, _, _ in points.values() for b in budgets}))
+    ax.set_xlabel("epochs trained")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)

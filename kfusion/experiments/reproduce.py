@@ -105,6 +105,34 @@ def ensure_benchmark(cfg, workers=None):
     return time.perf_counter() - t0
 
 
+def hourglass_and_caches(cfg, out, *, workers=None, verbose=2, hourglass=None):
+    """The heatmap caches of the train and test splits; returns ``(train_cache, test_cache, seconds)``.
+
+    Without ``hourglass`` (a trained ``.keras``), the benchmark is rendered where missing and the
+    hourglass trained into ``out/hourglass`` where it has no ``model.keras``; with it, neither (the
+    caches are predicted from ``data.records`` unless ``out/cache`` holds them already).
+    ``seconds``: ``{"data", "hourglass", "heatmap_cache"}``, wall-clock.
+    """
+    from kfusion.train import driver
+
+    out = Path(out)
+    times = {"data": 0.0, "hourglass": 0.0}
+    if hourglass is None:
+        times["data"] = ensure_benchmark(cfg, workers)
+        t0 = time.perf_counter()
+        hg_dir = out / "hourglass"
+        if not (hg_dir / "model.keras").is_file():
+            _log("training the hourglass")
+            driver.train_hourglass(cfg, hg_dir, verbose=verbose)
+        times["hourglass"] = _trained_seconds(hg_dir, time.perf_counter() - t0)
+        hourglass = hg_dir / "model.keras"
+    t0 = time.perf_counter()
+    tr, te = cfg["data"]["train_split"], cfg["data"]["test_split"]
+    caches = driver.caches(cfg, out, hourglass, [tr, te])
+    times["heatmap_cache"] = time.perf_counter() - t0
+    return caches[tr], caches[te], times
+
+
 def _trained_seconds(run_dir, elapsed):
     """How long the model of ``run_dir`` took to train: its ``train_summary.json`` when this run only
     loaded it (a resumed reproduction), else ``elapsed``."""
@@ -205,19 +233,8 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
     cfg = preset_config(preset, base_config, out, overrides)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", cfg)
-    times = {"data": ensure_benchmark(cfg, workers)}
-
-    t0 = time.perf_counter()
     hg_dir = out / "hourglass"
-    if not (hg_dir / "model.keras").is_file():
-        _log("training the hourglass")
-        driver.train_hourglass(cfg, hg_dir, verbose=verbose)
-    times["hourglass"] = _trained_seconds(hg_dir, time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    tr, te = cfg["data"]["train_split"], cfg["data"]["test_split"]
-    caches = driver.caches(cfg, out, hg_dir / "model.keras", [tr, te])
-    train_cache, test_cache = caches[tr], caches[te]
-    times["heatmap_cache"] = time.perf_counter() - t0
+    train_cache, test_cache, times = hourglass_and_caches(cfg, out, workers=workers, verbose=verbose)
     hm_pck = _heatmap_quality(test_cache)
 
     results, models, preds, seed_rows, seed_preds = {}, {}, {}, {}, {}
@@ -317,32 +334,38 @@ CLAIMS = (
 )
 
 
-def paper_claims(results):
-    """Each claim of ``CLAIMS`` on Table 5's MPJPE over the seeds: ``holds`` when the better row's mean is
-    lower than every worse row's by more than twice the standard error of the difference, ``fails``
-    when it is higher by that much, else ``cannot be told at this noise``."""
+def paper_claims(results, claims=CLAIMS):
+    """Each claim of ``claims`` (``(sentence, better row, worse rows)``, default the paper's ``CLAIMS``) on
+    the rows' MPJPE over the seeds (``{label: {"mpjpe": mean, "mpjpe_std": std (ddof 1), "mpjpe_seeds":
+    [...]}}``): ``holds`` when the better row's mean is lower than every worse row's by more than twice
+    the standard error of the difference, ``sqrt(s_b^2 / n_b + s_w^2 / n_w)``, ``fails`` when it is
+    higher by that much, else ``cannot be told at this noise`` (always, for a row of one seed).
+    Claims whose rows are all missing are left out. Returns ``[{"claim", "verdict", "evidence",
+    "comparisons": [{"better", "worse", "difference", "two_se", "verdict"}]}]``."""
     out = []
-    for sentence, better, worse in CLAIMS:
-        verdicts, parts = [], []
+    for sentence, better, worse in claims:
+        verdicts, parts, comparisons = [], [], []
         b = results.get(better)
         for w in worse:
             o = results.get(w)
             if b is None or o is None:
                 continue
-            n = len(b.get("mpjpe_seeds", [b["mpjpe"]]))
+            nb, no = (len(r.get("mpjpe_seeds", [r["mpjpe"]])) for r in (b, o))
             sb, so = b.get("mpjpe_std") or 0.0, o.get("mpjpe_std") or 0.0
-            se = float(np.sqrt((sb ** 2 + so ** 2) / n)) if n > 1 else float("nan")
+            se = float(np.sqrt(sb ** 2 / nb + so ** 2 / no)) if min(nb, no) > 1 else float("nan")
             diff = o["mpjpe"] - b["mpjpe"]  # > 0: the better row is better
             verdict = ("cannot be told at this noise" if not np.isfinite(se) or abs(diff) <= 2 * se
                        else "holds" if diff > 0 else "fails")
             verdicts.append(verdict)
+            comparisons.append({"better": better, "worse": w, "difference": float(diff), "two_se": 2 * se,
+                                "verdict": verdict})
             parts.append(f"{better} {b['mpjpe']:.1f} vs {w} {o['mpjpe']:.1f} mm (difference {diff:+.1f}, "
                          f"2 x standard error {2 * se:.1f})")
         if not verdicts:
             continue
         verdict = verdicts[0] if len(set(verdicts)) == 1 else (
             "fails" if "fails" in verdicts else "cannot be told at this noise")
-        out.append({"claim": sentence, "verdict": verdict, "evidence": "; ".join(parts)})
+        out.append({"claim": sentence, "verdict": verdict, "evidence": "; ".join(parts), "comparisons": comparisons})
     return out
 
 
@@ -378,12 +401,20 @@ def _pruned_row(model, pred, cache, cfg, mpjpe_unpruned, use_pruned=True):
 
 
 def _binary_epoch(trace_path, tol=0.01):
-    """The first epoch of a fusion trace from which every weight stays within ``tol`` of 0 or 1, or None."""
+    """``binary_epoch`` of the fusion trace file ``trace_path`` (``fusion_trace.json``), or None without one."""
     if not Path(trace_path).is_file():
         return None
-    epochs = json.loads(Path(trace_path).read_text())["epochs"]
+    return binary_epoch(json.loads(Path(trace_path).read_text())["epochs"], tol)
+
+
+def binary_epoch(records, tol=0.01, until=None):
+    """The first epoch of fusion-trace ``records`` (``[{"epoch", "weights"}, ...]``, any order) from which
+    every weight stays within ``tol`` of 0 or 1, up to epoch ``until`` (None: the last); None when
+    the weights are not binary at the end."""
     first = None
-    for e in epochs:
+    for e in sorted(records, key=lambda r: r["epoch"]):
+        if until is not None and e["epoch"] > until:
+            break
         w = np.asarray(e["weights"], float)
         first = (first if first is not None else e["epoch"]) if np.all(np.minimum(w, 1 - w) <= tol) else None
     return first

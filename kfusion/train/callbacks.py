@@ -1,5 +1,7 @@
-"""Training callbacks: the standard set, and the fusion trace of the paper's Fig. 4."""
+"""Training callbacks: the standard set, the fusion trace of the paper's Fig. 4, and measurements at
+chosen epochs (learning curves)."""
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -156,3 +158,57 @@ class SettleFusion(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch >= self.epoch and hasattr(self.model, "settle_fusion_point"):
             self.model.settle_fusion_point()
+
+
+class BudgetEvaluation(keras.callbacks.Callback):
+    """At the end of each epoch that completes one of ``budgets`` (epoch counts, 1-based), call
+    ``measure(network) -> dict`` (e.g. the test split's MPJPE) and, with ``save_pattern``, save the
+    network to ``save_pattern.format(epoch=budget)``; the time spent training is summed over epochs.
+
+    Writes ``path`` atomically after every epoch: ``{"epochs_done": n, "seconds": {"train_wall",
+    "train_cpu", "measure_wall", "measure_cpu"}, "budgets": {"12": {"epoch": 12, ...measure...,
+    "train_wall_seconds", "train_cpu_seconds"}}}`` (the times at a budget: training up to it, summed
+    over every process that trained this run; CPU: ``time.process_time``, all threads). A resumed run
+    keeps what was recorded before. Put it *before* ``BackupAndRestore`` in the callback list: a run
+    killed between the two then trains that epoch again and measures it again, never skips a budget.
+    """
+
+    def __init__(self, path, budgets, measure, save_pattern=None):
+        super().__init__()
+        self.path, self.measure = Path(path), measure
+        self.budgets = sorted({int(b) for b in budgets})
+        if not self.budgets or self.budgets[0] < 1:
+            raise KfusionError(f"budgets {list(budgets)}: expected epoch counts >= 1")
+        self.save_pattern = None if save_pattern is None else str(save_pattern)
+        self.state = {"epochs_done": 0, "seconds": {k: 0.0 for k in ("train_wall", "train_cpu", "measure_wall",
+                                                                      "measure_cpu")}, "budgets": {}}
+        self._clock = None
+
+    def on_train_begin(self, logs=None):
+        if self.path.is_file():  # a resumed run: keep its budgets and the time trained so far
+            from kfusion.io import read_json
+
+            self.state = read_json(self.path)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._clock = (time.perf_counter(), time.process_time())
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = self.state["seconds"]
+        if self._clock is not None:
+            seconds["train_wall"] += time.perf_counter() - self._clock[0]
+            seconds["train_cpu"] += time.process_time() - self._clock[1]
+        self.state["epochs_done"] = done = int(epoch) + 1
+        if done in self.budgets:
+            wall, cpu = time.perf_counter(), time.process_time()
+            network = _network(self.model)
+            entry = {"epoch": done, **self.measure(network), "train_wall_seconds": seconds["train_wall"],
+                     "train_cpu_seconds": seconds["train_cpu"]}
+            if self.save_pattern is not None:
+                from kfusion.models import save_model
+
+                save_model(network, self.save_pattern.format(epoch=done))
+            self.state["budgets"][str(done)] = entry
+            seconds["measure_wall"] += time.perf_counter() - wall
+            seconds["measure_cpu"] += time.process_time() - cpu
+        write_json(self.path, self.state)

@@ -27,12 +27,13 @@ def set_seed(seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def train(stage, cfg, run_dir, *, strategy=None, epochs=None, verbose=2, profile=False):
+def train(stage, cfg, run_dir, *, strategy=None, epochs=None, verbose=2, profile=False, callbacks=()):
     """Train ``stage`` into ``run_dir``; returns the trained network.
 
     ``strategy``: a ``tf.distribute`` strategy to run the multi-worker loop under (any strategy
     works); None: the strategy of ``train.distribute`` (``multiworker`` runs the loop, the others
-    ``model.fit``). ``epochs`` overrides the stage's.
+    ``model.fit``). ``epochs`` overrides the stage's. ``callbacks``: more Keras callbacks (the
+    ``model.fit`` path only).
     """
     set_seed(cfg["seed"])
     if epochs is not None:
@@ -41,7 +42,10 @@ def train(stage, cfg, run_dir, *, strategy=None, epochs=None, verbose=2, profile
     name = cfg["train"]["distribute"]
     if strategy is None and name != "multiworker":
         return stages.fit(stage, run_dir, strategy=distributed.get_strategy(name), verbose=verbose,
-                          profile=profile, **options)
+                          profile=profile, callbacks=callbacks, **options)
+    if callbacks:
+        raise KfusionError("train.distribute: extra callbacks (e.g. learning-curve budgets) run on the model.fit "
+                           f"path only, not with {name!r} or a strategy passed in; use train.distribute=default")
     strategy = strategy or distributed.get_strategy(name)
     network, _ = distributed.fit_distributed(strategy, stage, run_dir, profile=profile, verbose=verbose,
                                              **options)

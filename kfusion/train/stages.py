@@ -107,9 +107,11 @@ def training_options(cfg):
 
 
 # ----------------------------------------------------------------------------- the fit path
-def fit(stage, run_dir, *, strategy, checkpoint_every=1, jit_compile=False, verbose=2, profile=False):
+def fit(stage, run_dir, *, strategy, checkpoint_every=1, jit_compile=False, verbose=2, profile=False,
+        callbacks=()):
     """Train ``stage`` with ``model.fit`` under ``strategy`` (default or mirrored); returns the
-    trained network. Saves ``run_dir/model.keras`` and ``train_summary.json``."""
+    trained network. Saves ``run_dir/model.keras`` and ``train_summary.json``. ``callbacks``: more
+    Keras callbacks, run before the standard ones (e.g. ``BudgetEvaluation`` before the backup)."""
     from kfusion.models import save_model
     from kfusion.train.callbacks import SettleFusion, history_from_log, standard_callbacks
 
@@ -122,8 +124,9 @@ def fit(stage, run_dir, *, strategy, checkpoint_every=1, jit_compile=False, verb
     t0 = time.perf_counter()
     history = model.fit(train, validation_data=val, epochs=stage.epochs, verbose=verbose,
                         steps_per_epoch=stage.steps_per_epoch or None,
-                        callbacks=standard_callbacks(run_dir, checkpoint_every=checkpoint_every,
-                                                     fusion_trace=stage.fusion_trace, profile=profile)
+                        callbacks=list(callbacks)
+                        + standard_callbacks(run_dir, checkpoint_every=checkpoint_every,
+                                             fusion_trace=stage.fusion_trace, profile=profile)
                         + ([SettleFusion(stage.settle_epoch)] if stage.settle_epoch is not None else []))
     seconds = time.perf_counter() - t0
     save_model(network, run_dir / "model.keras")
