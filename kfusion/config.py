@@ -46,6 +46,8 @@ DEFAULTS = {
         # hourglass's training only; off for the paper's presets
         "photometric": 0.0,
         "occlude": 0.0,
+        # the probability of a crop of the upper body or of the body down to the knees (skeletons.BODY_PARTS)
+        "part_crop": 0.0,
     },
     "hourglass": {
         "preset": "cpu",

@@ -137,6 +137,17 @@ class Skeleton:
 LIMB_JOINTS = ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow", "r_shoulder",
                "l_shoulder", "l_elbow", "l_wrist")
 
+# The parts of a body that photographs often show alone (a person cut at the waist or at the knees),
+# by joint name across skeletons: the hourglass's part crops (data.pipeline, augment.part_crop).
+BODY_PARTS = {
+    "upper": ("pelvis", "spine", "thorax", "neck", "upper_neck", "head", "head_top", "nose", "l_eye", "r_eye",
+              "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+              "l_hip", "r_hip"),
+    "to_knees": ("pelvis", "spine", "thorax", "neck", "upper_neck", "head", "head_top", "nose", "l_eye", "r_eye",
+                 "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist",
+                 "l_hip", "r_hip", "l_knee", "r_knee"),
+}
+
 
 def _limbs(extra=None):
     """The four limb classes of the PCP tables, for skeletons that name limbs l_/r_ alike."""

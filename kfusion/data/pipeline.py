@@ -42,6 +42,7 @@ DEFAULT_AUGMENT = {
     "color": 0.0,
     "photometric": 0.0,
     "occlude": 0.0,
+    "part_crop": 0.0,
 }
 COLOR_KEYS = ("brightness", "contrast", "saturation", "hue")
 # Photographs differ from the training set in more than colour: camera response (gamma), black and
@@ -78,7 +79,8 @@ def check_augment(augment):
     (brightness, contrast and saturation factors in ``[1 - c, 1 + c]``, hue shift ``+-c/4`` of a
     turn) or a dict with keys ``brightness``, ``contrast``, ``saturation``, ``hue``;
     ``photometric`` a strength ``p`` in [0, 1] or a dict of ``PHOTOMETRIC_KEYS`` (see
-    :func:`photometric`); ``occlude`` the probability of one occluder per image (:func:`occlude`).
+    :func:`photometric`); ``occlude`` the probability of one occluder per image (:func:`occlude`);
+    ``part_crop`` the probability that the crop is of a part of the body (:func:`random_transforms`).
     """
     augment = {} if augment is None else dict(augment)
     unknown = sorted(set(augment) - set(DEFAULT_AUGMENT))
@@ -97,13 +99,14 @@ def check_augment(augment):
                                                         "hue": 0.25})
         out["photometric"] = _strengths(a["photometric"], "photometric", _PHOTOMETRIC_SCALE)
         out["occlude"] = float(a["occlude"])
+        out["part_crop"] = float(a["part_crop"])
     except (TypeError, ValueError) as e:
         if isinstance(e, KfusionError):
             raise
         raise KfusionError(f"augment {augment!r} has a bad value ({e}); expected e.g. {DEFAULT_AUGMENT}") from None
-    if not 0.0 <= out["crop_prob"] <= 1.0 or not 0.0 <= out["flip"] <= 1.0 or not 0.0 <= out["occlude"] <= 1.0:
-        raise KfusionError(f"augment crop_prob={out['crop_prob']}, flip={out['flip']}, occlude={out['occlude']}; "
-                           f"expected probabilities in [0, 1]")
+    probs = {k: out[k] for k in ("crop_prob", "flip", "occlude", "part_crop")}
+    if not all(0.0 <= v <= 1.0 for v in probs.values()):
+        raise KfusionError(f"augment {probs}; expected probabilities in [0, 1]")
     if not all(0.0 <= v <= 1.0 for v in out["photometric"].values()):
         raise KfusionError(f"augment.photometric is {out['photometric']}; expected values in [0, 1]")
     if not 0.0 < lo <= hi:
@@ -115,7 +118,7 @@ def check_augment(augment):
 
 # --------------------------------------------------------------------------- transforms (TF)
 
-def random_transforms(seed, batch, augment, record_size, input_size):
+def random_transforms(seed, batch, augment, record_size, input_size, joints=None, visibility=None, parts=None):
     """Random augmentation maps for one batch.
 
     Args:
@@ -123,6 +126,12 @@ def random_transforms(seed, batch, augment, record_size, input_size):
       batch: int32 scalar, the batch size B.
       augment: a ``check_augment`` dict.
       record_size, input_size: ``S`` of the records and of the model input, px.
+      joints, visibility, parts: for ``augment["part_crop"]``: the 2D joints (B, J, 2) record px, their
+        visibility (B, J) and float masks (P, J) of the body parts (``skeletons.BODY_PARTS``). With that
+        probability a sample's window is instead the square of 1.15-1.5 x the extent of one part's
+        visible joints (a person cut at the waist or the knees, as photographs often show them), its
+        centre jittered by up to 10 % of the side; samples with fewer than 3 such joints keep the
+        ordinary window.
     Returns: ``A`` float32 (B, 3, 3) record px -> input px, ``M`` float32 (B, 3, 3) for 3D joints,
     ``flip`` bool (B,).
     """
@@ -141,6 +150,18 @@ def random_transforms(seed, batch, augment, record_size, input_size):
     shift = tf.where(crop[:, None], uniform(2, [batch, 2], -t, t), 0.0) * S
     side = scale * S
     origin = S / 2 + shift - side[:, None] / 2  # window's top-left corner, record px
+    if augment.get("part_crop", 0.0) > 0 and joints is not None:
+        part = tf.random.stateless_categorical(tf.zeros([batch, parts.shape[0]]), 1,
+                                               seed=tf.stack([seed, tf.constant(5, tf.int64)]))[:, 0]
+        use = tf.gather(tf.convert_to_tensor(parts, tf.float32), part) * tf.cast(visibility > 0, tf.float32)
+        big = 1e9
+        lo_xy = tf.reduce_min(tf.where(use[..., None] > 0, joints, big), axis=1)
+        hi_xy = tf.reduce_max(tf.where(use[..., None] > 0, joints, -big), axis=1)
+        p_side = tf.reduce_max(hi_xy - lo_xy, axis=-1) * uniform(6, [batch], 1.15, 1.5)
+        p_centre = (lo_xy + hi_xy) / 2 + uniform(7, [batch, 2], -0.1, 0.1) * p_side[:, None]
+        on = (uniform(8, [batch], 0.0, 1.0) < augment["part_crop"]) & (tf.reduce_sum(use, -1) >= 3) & (p_side > 4.0)
+        side = tf.where(on, p_side, side)
+        origin = tf.where(on[:, None], p_centre - p_side[:, None] / 2, origin)
     k = out / side
     zero, one = tf.zeros_like(k), tf.ones_like(k)
     C = tf.stack([tf.stack([k, zero, -origin[:, 0] * k], -1),
@@ -558,6 +579,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
                   deterministic=deterministic)
     perm = skel.flip_permutation
     identity = record_size == input_size
+    parts = np.array([[float(j in names) for j in skel.joints] for names in _skeletons.BODY_PARTS.values()],
+                     np.float32)
 
     def finish(batch):
         image = batch["image"]
@@ -578,7 +601,8 @@ def make_dataset(data_dir, split, *, batch_size, training, input_size, heatmap_s
 
     def train_step(batch, rseed):
         B = tf.shape(batch["image"])[0]
-        A, M, flip = random_transforms(rseed, B, aug, record_size, input_size)
+        A, M, flip = random_transforms(rseed, B, aug, record_size, input_size, batch["joints_2d"],
+                                       batch["visibility"], parts)
         batch = apply_transforms(batch, A, M, flip, input_size=input_size, flip_permutation=perm,
                                  axis_aligned=aug["rotate_deg"] == 0, image_scale=1.0 / 255.0)
         image = batch["image"]

@@ -302,3 +302,37 @@ def test_photometric_and_occlude_keys_are_checked():
         pipeline.check_augment({"occlude": 2.0})
     a = pipeline.check_augment({"photometric": 0.5})["photometric"]
     assert a["blur"] == 0.5 and 0 < a["greyscale"] < 0.5
+
+
+def test_part_crops_frame_one_part_of_the_body():
+    """With part_crop 1 every window is the square of 1.15-1.5 x one part's visible joints, around them:
+    those joints all land inside the input and span 1/1.5 to 1/1.15 of it (before the jitter of the
+    centre, which keeps them inside); the geometry of the 2D and 3D stays consistent."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    B, size = 64, 64
+    samples = [fake_sample(rng, i) for i in range(B)]
+    batch = {k: tf.constant(np.stack([s[k] for s in samples])) for k in ("joints_2d", "visibility")}
+    parts = np.array([[float(j in names) for j in H36M.joints] for names in skeletons.BODY_PARTS.values()], np.float32)
+    aug = pipeline.check_augment({"crop_prob": 0.0, "part_crop": 1.0})
+    A, M, flip = pipeline.random_transforms(tf.constant(3, tf.int64), B, aug, S, size, batch["joints_2d"],
+                                            batch["visibility"], parts)
+    A = A.numpy()
+    j2 = np.einsum("bij,bkj->bki", A[:, :2, :2], batch["joints_2d"].numpy()) + A[:, None, :2, 2]
+    vis = batch["visibility"].numpy() > 0
+    spans = []
+    for i in range(B):
+        best = None
+        for mask in parts > 0:
+            use = mask & vis[i]
+            span = (j2[i, use].max(0) - j2[i, use].min(0)).max() / size
+            if 1 / 1.5 - 1e-3 <= span <= 1 / 1.15 + 1e-3 and (j2[i, use] >= -0.2 * size).all():
+                best = span
+        assert best is not None, f"sample {i}: no body part spans 1/1.5..1/1.15 of the window"
+        spans.append(best)
+    assert np.ptp(spans) > 0.05  # the window's size varies
+    # off: the windows are the whole record frame, scaled to the input
+    A0 = pipeline.random_transforms(tf.constant(3, tf.int64), B, pipeline.check_augment({"crop_prob": 0.0}), S,
+                                    size, batch["joints_2d"], batch["visibility"], parts)[0].numpy()
+    np.testing.assert_allclose(A0[:, 0, 0], size / S, rtol=1e-6)
