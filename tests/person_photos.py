@@ -1,5 +1,5 @@
-"""The skier photo (kfusion/assets/photos, with its COCO joints) as test images of a person: cut around
-the person, pasted off-centre into a larger picture."""
+"""The skier photo (kfusion/assets/photos, with its COCO joints and box) as test images of a person: cut
+around the person, or whole, pasted off-centre into a larger picture."""
 import json
 from pathlib import Path
 
@@ -30,3 +30,15 @@ def skier_in_corner():
     canvas = np.full((3 * h, 3 * w, 3), 90, np.uint8)
     canvas[2 * h:, 2 * w:] = patch
     return canvas, np.array([2 * w, 2 * h, 3 * w, 3 * h], dtype=float)
+
+
+def skier_photo_off_centre():
+    """The whole skier photo pasted in the right half of a grey canvas twice as wide, so that the
+    canvas's centre square misses the skier: (canvas, the skier's COCO box (x, y, w, h) px in it)."""
+    image = np.asarray(Image.open(PHOTOS / "coco_000000000785.jpg").convert("RGB"))
+    ann = json.loads((PHOTOS / "coco_000000000785.json").read_text())
+    h, w = image.shape[:2]
+    canvas = np.full((h, 2 * w, 3), 90, np.uint8)
+    canvas[:, w:] = image
+    x, y, bw, bh = ann["bbox_xywh"]
+    return canvas, np.array([x + w, y, bw, bh], dtype=float)

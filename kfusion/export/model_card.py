@@ -62,6 +62,27 @@ def training_data(config_path):
     return lines
 
 
+def read_training_data(folder):
+    """What the exported model in ``folder`` was trained on, as :func:`training_data`'s lines: from its
+    ``kfusion.json`` (``training_data``), else from its model card's "Training data" section
+    (``MODEL.md``); None when neither is there (a bare ``.keras``/``.tflite``, an old export)."""
+    folder = Path(folder)
+    meta = folder / "kfusion.json"
+    lines = read_json(meta).get("training_data") if meta.is_file() else None
+    if lines:
+        return [str(line) for line in lines]
+    card = folder / "MODEL.md"
+    if not card.is_file():
+        return None
+    section, lines = False, []
+    for line in card.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            section = line.strip() == "## Training data"
+        elif section and line.startswith("- "):
+            lines.append(line)
+    return lines or None
+
+
 def _trained_epochs(stage_dir, configured):
     """The epochs a stage trained (its ``train_summary.json``: ``--epochs`` may differ from the config)."""
     path = Path(stage_dir) / "train_summary.json"

@@ -132,6 +132,7 @@ def export_model(model_path, out, *, version=1, calibration_data=None, num_parit
         write_text(tmp / "parity.md", tflite.parity_markdown(report))
         meta = {"format": "kfusion-export", "format_version": 1, "kfusion_version": __version__,
                 "model_version": version, "source": str(source), **info,
+                "training_data": model_card.training_data(model_card.find_config(source)),
                 "signature": {"name": "serving_default", **sig},
                 "units": {"pose_3d": "mm, camera frame (x right, y down, z forward), root-relative",
                           "pose_2d": "pixels of the input crop, corner convention",

@@ -1,7 +1,9 @@
 """`kfusion demo`: the shipped model on held-out synthetic renders (with errors) and on real photos.
 
 Offline and small: 64 renders (seed 12345, never used in training: the benchmark's test split uses
-the config seed) and the photos in ``kfusion/assets/photos``; writes figures and ``summary.md``.
+the config seed) and the photos in ``kfusion/assets/photos`` (the person in a photo's COCO box, else
+the person detector's best); writes figures and ``summary.md``, which says what the model was
+trained on as its model card does.
 """
 import sys
 import time
@@ -39,6 +41,7 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     from kfusion.eval.metrics import mpjpe
     from kfusion.eval.figures import draw_skeleton_3d, pyplot, save_figure
     from kfusion.runtime.estimator import load
+    from kfusion.export.model_card import read_training_data
     from kfusion.images import read_image
     from kfusion.runtime.predict import figure, result_json
 
@@ -78,28 +81,43 @@ def run_demo(model=None, out="kfusion-demo", num=64, backend="auto", log=None):
     for path in sorted(p for p in photos.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")):
         image = read_image(path)
         box = boxes.get(path.name)
-        result = est.predict(image, bbox=box)
+        try:
+            result = est.predict(image, bbox=box)  # no box: the person detector's best
+        except KfusionError as e:  # nobody found: say so rather than pose an empty crop
+            print(f"kfusion demo: {path.name}: {e}", file=log)
+            photo_rows.append((path.name, "nobody found by the person detector", None))
+            continue
         write_json(out / f"{path.stem}.json", result_json(result, source=path, estimator=est))
         figure(image, result, out / f"{path.stem}.png", estimator=est, title=path.name)
-        photo_rows.append((path.name, "COCO person box" if box else "centre square",
-                           float(np.mean(result["confidence"]))))
+        crop = "COCO person box" if box else f"person detector (score {result['score']:.2f})"
+        photo_rows.append((path.name, crop, float(np.mean(result["confidence"]))))
     seconds = time.perf_counter() - t0
+    trained_on = read_training_data(est.folder) if est.folder is not None else None
     lines = ["# kfusion demo", "", f"Model: `{est.source}` (backend {est.backend}, input {est.input_size} px).", "",
              f"## Held-out synthetic renders ({len(gt)}, seed {DEMO_SEED})", "",
              f"MPJPE **{o['mpjpe']:.1f} mm**, PA-MPJPE **{o['pa_mpjpe']:.1f} mm**, PCK3D@150mm {o['pck3d']:.1f} %, "
              f"AUC {o['auc3d']:.1f} %. Prediction: {1e3 * predict_s / len(gt):.1f} ms per image.", "",
              table.to_markdown(), "", "![examples](synthetic_examples.png)", "",
-             "## Real photos (no ground truth; the model was trained on synthetic renders only)", "",
+             "## Real photos (no ground truth)", "", *trained_on_markdown(est, trained_on), "",
              "| photo | crop | mean joint confidence |", "|---|---|---:|"]
-    lines += [f"| {n} | {c} | {m:.2f} |" for n, c, m in photo_rows]
-    lines += [""] + [f"![{n}]({Path(n).stem}.png)" for n, _, _ in photo_rows]
+    lines += [f"| {n} | {c} | {'-' if m is None else f'{m:.2f}'} |" for n, c, m in photo_rows]
+    lines += [""] + [f"![{n}]({Path(n).stem}.png)" for n, _, m in photo_rows if m is not None]
     lines += ["", f"Total {seconds:.1f} s on this machine."]
     write_text(out / "summary.md", "\n".join(lines) + "\n")
-    summary.update({"seconds": seconds, "model": est.source, "backend": est.backend,
+    summary.update({"seconds": seconds, "model": est.source, "backend": est.backend, "trained_on": trained_on,
                     "photos": [{"photo": n, "crop": c, "mean_confidence": m} for n, c, m in photo_rows]})
     write_json(out / "summary.json", summary)
     print(f"kfusion demo: wrote {out}/summary.md and figures in {seconds:.1f} s", file=log)
     return summary
+
+
+def trained_on_markdown(est, trained_on):
+    """Markdown lines saying what ``est``'s model was trained on (``trained_on``: its model card's
+    lines, or None when it came without a card)."""
+    if not trained_on:
+        return [f"What this model was trained on is not recorded: `{est.source}` came without a model card "
+                "(`MODEL.md`, or `training_data` in `kfusion.json`: `kfusion export` writes both)."]
+    return ["The model was trained on (from its model card):", "", *trained_on]
 
 
 def no_model_message():

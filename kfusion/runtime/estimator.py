@@ -2,8 +2,9 @@
 
 ``kfusion.load(path=None, backend="auto")`` returns an :class:`Estimator`; ``predict(image, bbox)``
 takes a file or an array of any size and mode and returns the 3D pose (mm) and the 2D joints in
-full-image pixels of the person in ``bbox`` (default the centre square); ``predict_people(image)``
-finds the people first (BlazePose person detector) and returns one such result per person.
+full-image pixels of one person: the best one the BlazePose person detector finds (default), the
+one in ``bbox`` (x, y, w, h), or the centre square (``bbox="center"``); ``predict_people(image)``
+returns one such result per person the detector finds.
 """
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def load(path=None, backend="auto"):
         runner, size = saved_model_runner(target)
     else:
         runner, size = keras_file_runner(target)
-    return Estimator(runner, size, backend=kind, source=str(target), metadata=meta)
+    return Estimator(runner, size, backend=kind, source=str(target), metadata=meta, folder=folder)
 
 
 def parse_bbox(box, name="bbox"):
@@ -126,16 +127,20 @@ def parse_bbox(box, name="bbox"):
     return parsed
 
 
+CENTER = "center"  # predict(image, bbox=CENTER): the largest centred square, no detector
+
+
 def crop_box_for(image_shape, bbox=None, margin=0.2):
     """The square crop box ``(x0, y0, size)`` px: around ``bbox`` (x, y, w, h) or the centre square.
 
     Around a person box the square has side ``(1 + 2 margin) max(w, h)``, the margin of the
-    training crops (``kfusion.geometry.square_box``); without one, the largest centred square.
+    training crops (``kfusion.geometry.square_box``); for ``bbox`` None or ``"center"``, the largest
+    centred square.
     """
     from kfusion.geometry import square_box
 
     H, W = image_shape[:2]
-    if bbox is None:
+    if bbox is None or (isinstance(bbox, str) and bbox == CENTER):
         s = float(min(H, W))
         return np.array([(W - s) / 2.0, (H - s) / 2.0, s])
     x, y, w, h = parse_bbox(bbox)
@@ -165,18 +170,20 @@ class Estimator:
     Attributes:
         input_size: S, the side of the square crop the model sees (pixels).
         backend: ``tflite``, ``savedmodel`` or ``keras``; source: the file or folder loaded.
+        folder: the export folder (``kfusion.json``, ``MODEL.md``), None for a lone model file.
         joints_3d, joints_2d: joint names of ``pose_3d`` (h36m17) and ``pose_2d`` (mpii16).
         detector: the person detector of :meth:`predict_people` (``detector=`` to give another one:
             anything with ``detect(rgb uint8 image) -> list of Person``).
     """
 
-    def __init__(self, runner, input_size, *, backend, source, metadata=None, detector=None):
+    def __init__(self, runner, input_size, *, backend, source, metadata=None, detector=None, folder=None):
         from kfusion import skeletons
 
         self._run = runner
         self.input_size = int(input_size)
         self.backend = backend
         self.source = source
+        self.folder = folder
         self.metadata = metadata or {}
         self.skeleton_3d = self.metadata.get("skeleton_3d", "h36m17")
         self.skeleton_2d = self.metadata.get("skeleton_2d", "mpii16")
@@ -207,21 +214,30 @@ class Estimator:
         return {k: np.asarray(v) for k, v in self._run(crops).items()}
 
     def predict(self, image, bbox=None):
-        """3D and 2D pose of the person in ``bbox`` (one person; no detector runs).
+        """3D and 2D pose of one person: the detector's best, the one in ``bbox``, or the centre square.
 
         Args:
             image: a file path or an array (any size; grayscale, RGB, RGBA, 16-bit, float). An RGB
                 uint8 array is used as it is (no copy, no conversion).
-            bbox: optional person box (x, y, w, h) in full-image pixels; default the centre square.
-                To find the people in the image, use :meth:`predict_people`.
+            bbox: None (default): the person detector runs and the best scored person is returned
+                (as :meth:`predict_people`'s first result, with ``box`` and ``score``); KfusionError
+                when it finds nobody. (x, y, w, h) in full-image pixels: the person in that box, no
+                detector. ``"center"``: the largest centred square, no detector.
 
         Returns:
             dict: ``pose_3d`` float32 (J, 3) mm, camera frame, root-relative (pelvis at 0);
             ``pose_2d`` float32 (Jh, 2) full-image pixels (corner convention); ``confidence``
             (Jh,) peak map values; ``crop_box`` (x0, y0, size) px; ``crop`` uint8 (S, S, 3) the model
-            input; ``heatmaps`` (h, h, Jh) if the model outputs them; ``joints_3d``/``joints_2d`` names.
+            input; ``heatmaps`` (h, h, Jh) if the model outputs them; ``joints_3d``/``joints_2d`` names;
+            with the detector also ``box`` float64 (x, y, w, h) px and ``score`` in [0, 1].
         """
         rgb = self._rgb(image)
+        if bbox is None:
+            people = self._people(rgb, max_people=1)
+            if not people:
+                raise KfusionError(f"{_name(image)}: nobody found by the person detector; pass bbox=(x, y, w, h) "
+                                   f'for a person box or bbox="{CENTER}" for the centre square')
+            return people[0]
         return self.predict_crop_boxes(rgb, [crop_box_for(rgb.shape, bbox)])[0]
 
     def predict_people(self, image, max_people=None):
@@ -243,7 +259,10 @@ class Estimator:
         """
         if max_people is not None and int(max_people) < 1:
             raise KfusionError(f"max_people {max_people!r}; expected a whole number >= 1 or None")
-        rgb = self._rgb(image)
+        return self._people(self._rgb(image), max_people)
+
+    def _people(self, rgb, max_people):
+        """:meth:`predict_people` on an RGB uint8 image that :meth:`_rgb` has checked."""
         people = self.detector.detect(rgb)[:max_people]
         if not people:
             return []
@@ -281,6 +300,11 @@ class Estimator:
         """``image`` (a path or an array) as RGB uint8, refused below ``MIN_IMAGE_SIDE``."""
         rgb = read_image(image) if isinstance(image, (str, Path)) else to_rgb_uint8(image)
         if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
-            raise KfusionError(f"{image if isinstance(image, (str, Path)) else 'image'}: {rgb.shape[1]} x "
+            raise KfusionError(f"{_name(image)}: {rgb.shape[1]} x "
                                f"{rgb.shape[0]} pixels; expected at least {MIN_IMAGE_SIDE} x {MIN_IMAGE_SIDE}")
         return rgb
+
+
+def _name(image):
+    """How errors name ``image``: its path, or 'image' for an array."""
+    return str(image) if isinstance(image, (str, Path)) else "image"

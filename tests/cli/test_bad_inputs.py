@@ -358,11 +358,11 @@ API = textwrap.dedent("""
         except Exception as e:
             out[name] = "TRACEBACK " + type(e).__name__ + ": " + str(e)[:200]
     # every model form the help names loads and agrees with the TFLite answer
-    ref = est.predict(d + "/good.png")["pose_3d"]
+    ref = est.predict(d + "/good.png", bbox="center")["pose_3d"]
     for form, path, backend in [("savedmodel", shipped, "savedmodel"), ("keras", shipped, "keras"),
                                 ("keras file", shipped + "/end_to_end.keras", "auto"),
                                 ("tflite file", shipped + "/tflite/kfusion_float32.tflite", "auto")]:
-        got = kfusion.load(path, backend=backend).predict(d + "/good.png")["pose_3d"]
+        got = kfusion.load(path, backend=backend).predict(d + "/good.png", bbox="center")["pose_3d"]
         out["form " + form] = float(np.abs(got - ref).max())
     print(json.dumps(out))
 """)

@@ -54,6 +54,8 @@ def test_model_card_and_metadata(tiny_export):
         assert needle in card
     meta = json.loads((out / "kfusion.json").read_text())
     assert meta["input_size"] == 32 and meta["skeleton_3d"] == "h36m17" and len(meta["joints_2d"]) == 16
+    # what it was trained on, in the metadata as in the card (kfusion demo reads it from there)
+    assert "CMU" in meta["training_data"][0] and meta["training_data"][0] in card
 
 
 def test_model_card_names_research_only_training_data(tmp_path):

@@ -18,9 +18,9 @@ def test_backends_agree(tiny_export, est, rng):
     out, _ = tiny_export
     assert est.backend == "tflite"
     image = rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)
-    ref = est.predict(image)
+    ref = est.predict(image, bbox="center")
     for backend in ("savedmodel", "keras"):
-        other = kfusion.load(out, backend=backend).predict(image)
+        other = kfusion.load(out, backend=backend).predict(image, bbox="center")
         np.testing.assert_allclose(other["pose_3d"], ref["pose_3d"], atol=1e-2)
         np.testing.assert_allclose(other["pose_2d"], ref["pose_2d"], atol=1e-2)
 
@@ -53,7 +53,7 @@ def test_odd_image_files(est, tmp_path, rng, kind):
         im = Image.fromarray(rgb).convert("P")
     path = tmp_path / f"{kind}.png"
     im.save(path)
-    r = est.predict(path)
+    r = est.predict(path, bbox="center")
     assert r["crop"].shape == (32, 32, 3) and r["crop"].dtype == np.uint8
     assert np.all(np.isfinite(r["pose_3d"])) and np.all(np.isfinite(r["pose_2d"]))
     W, H = r["image_size"]

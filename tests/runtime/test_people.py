@@ -6,7 +6,7 @@ import kfusion
 from kfusion.errors import KfusionError
 from kfusion.runtime.detector import Person, iou
 from kfusion.runtime.estimator import DETECTION_MARGIN, Estimator, crop_box_for, default_model_dirs
-from person_photos import skier_in_corner
+from person_photos import skier_in_corner, skier_photo_off_centre
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def _xyxy(box):
 
 
 def test_finds_the_skier_in_the_corner_of_a_larger_picture(shipped):
-    canvas, pasted = skier_in_corner()  # bottom-right corner, far from the centre square predict() takes
+    canvas, pasted = skier_in_corner()  # bottom-right corner, far from the centre square
     x0, y0 = pasted[:2]
     people = shipped.predict_people(canvas)
     assert len(people) >= 1 and people[0]["score"] > 0.5
@@ -32,10 +32,35 @@ def test_finds_the_skier_in_the_corner_of_a_larger_picture(shipped):
     inside = ((best["pose_2d"][:, 0] >= x0) & (best["pose_2d"][:, 1] >= y0)).mean()
     assert inside >= 0.9  # the pose lands on the person, in full-image pixels
     assert best["pose_3d"].shape == (17, 3) and np.all(np.isfinite(best["pose_3d"]))
-    # predict() keeps its meaning: one result for the box it is given, no detector
+    # predict() with a box: one result for that box, no detector
     again = shipped.predict(canvas, bbox=best["box"])
     assert again["pose_3d"].shape == best["pose_3d"].shape and "score" not in again
     assert shipped.predict_people(canvas, max_people=1)[0]["score"] == best["score"]
+
+
+def test_predict_finds_the_skier_off_centre_and_center_keeps_the_old_crop(shipped):
+    canvas, coco = skier_photo_off_centre()
+    H, W = canvas.shape[:2]
+    found = shipped.predict(canvas)  # no box: the detector's best person
+    assert iou(_xyxy(coco), _xyxy(found["box"])[None])[0] > 0.5
+    assert found["score"] > 0.5 and found["score"] == shipped.predict_people(canvas)[0]["score"]
+    x, y, w, h = coco
+    on_skier = ((found["pose_2d"] >= [x, y]) & (found["pose_2d"] <= [x + w, y + h])).all(axis=1).mean()
+    assert on_skier >= 0.8  # the pose is the skier's, in full-image pixels
+    centre = shipped.predict(canvas, bbox="center")  # the old default: the centre square, no detector
+    s = min(H, W)
+    np.testing.assert_allclose(centre["crop_box"], [(W - s) / 2, (H - s) / 2, s])
+    assert "score" not in centre and centre["crop_box"][0] + s < x  # it never sees the skier
+
+
+def test_predict_on_a_blank_image_says_nobody_was_found(shipped, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "blank.png"
+    Image.fromarray(np.full((240, 320, 3), 128, np.uint8)).save(path)
+    with pytest.raises(KfusionError, match="nobody found") as e:
+        shipped.predict(path)
+    assert str(path) in str(e.value) and 'bbox="center"' in str(e.value) and "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("kind", ["grey", "noise"])
@@ -85,3 +110,30 @@ def test_box_is_clipped_to_the_image_but_the_crop_is_not():
     (person,) = est.predict_people(np.zeros((200, 300, 3), np.uint8))
     np.testing.assert_allclose(person["box"], [0, 150, 50, 50])  # body box (-30, 150, 80, 80)
     assert person["crop_box"][0] < 0 and person["crop_box"][2] == pytest.approx(1.2 * 80)
+
+
+def test_predict_without_a_box_is_the_best_detection_and_center_skips_the_detector():
+    det = FakeDetector([100, 50, 60, 60])
+    est = Estimator(fake_runner, 32, backend="fake", source="test", detector=det)
+    image = np.zeros((200, 300, 3), np.uint8)
+    best = est.predict(image)
+    np.testing.assert_allclose(best["box"], [100, 50, 60, 60])
+    assert best["score"] == 0.9 and len(det.seen) == 1
+    np.testing.assert_allclose(best["crop_box"], est.predict_people(image)[0]["crop_box"])
+    centre = est.predict(image, bbox="center")
+    assert len(det.seen) == 2  # only predict_people above ran the detector again
+    np.testing.assert_allclose(centre["crop_box"], [50.0, 0.0, 200.0])
+    with pytest.raises(KfusionError, match="bbox 'centre'"):
+        est.predict(image, bbox="centre")
+
+
+def test_predict_when_the_detector_finds_nobody_is_one_error_line():
+    class Nobody:
+        def detect(self, image):
+            return []
+
+    est = Estimator(fake_runner, 32, backend="fake", source="test", detector=Nobody())
+    with pytest.raises(KfusionError, match="^image: nobody found by the person detector; pass bbox=") as e:
+        est.predict(np.zeros((64, 64, 3), np.uint8))
+    assert "\n" not in str(e.value)
+    assert est.predict(np.zeros((64, 64, 3), np.uint8), bbox="center")["crop_box"][2] == 64
