@@ -17,6 +17,9 @@ def add_arguments(parser):
                              "tracked frame falls below C (default 0.3)")
     parser.add_argument("--bvh", default=None, metavar="FILE.bvh",
                         help="write the 3D motion of the (one) video as BVH (Blender imports it)")
+    parser.add_argument("--bvh-units", default="cm", choices=("cm", "m", "mm"),  # kfusion.runtime.motion.BVH_UNITS
+                        help="length unit of the BVH files, named in their header comment (default cm); "
+                             "Blender's importer reads one unit as one metre: import cm with Scale 0.01")
     parser.add_argument("--model", default=None, help="export folder, .keras or .tflite (default: the shipped model)")
     parser.add_argument("--backend", default="auto", choices=("auto", "tflite", "savedmodel", "keras"))
     parser.add_argument("--stride", type=int, default=1, help="videos: keep every N-th frame")

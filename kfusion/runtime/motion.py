@@ -5,8 +5,12 @@ BVH written here (read back by :func:`kfusion.synthetic.bvh.read_bvh`):
   ``Xposition Yposition Zposition Zrotation Yrotation Xrotation``, every other joint
   ``Zrotation Yrotation Xrotation`` (the first declared is the outermost matrix), an ``End Site``
   beyond every leaf (the leaf's own bone direction, 10 % of its length).
+- Lengths (offsets, root positions) in ``units``: centimetres by default (``cm``, ``m`` or ``mm``),
+  named in the comment line after ``HIERARCHY`` (``# kfusion BVH: lengths in centimetres (cm) ...``).
+  Blender's importer skips that line and reads one BVH unit as one metre: import with Scale 0.01
+  (cm), 1 (m) or 0.001 (mm) for a body of its real size.
 - Offsets: each bone's *median* length over the clip along a rest direction (legs and spine
-  vertical, arms out to the sides: a T-pose), millimetres.
+  vertical, arms out to the sides: a T-pose).
 - Per frame: the root's position and every joint's rotation such that, from the rest pose, each
   bone points where the input pose has it (joints with several children take the rotation that
   best aligns all of them; single-child joints the smallest turn from the parent's frame).
@@ -17,8 +21,11 @@ import numpy as np
 from kfusion import skeletons
 from kfusion.errors import KfusionError
 from kfusion.io import write_text
+from kfusion.synthetic.bvh import LENGTH_UNITS_MM
 
 _CAMERA_TO_YUP = np.diag([1.0, -1.0, -1.0])
+BVH_UNITS = tuple(LENGTH_UNITS_MM)  # cm (the default), m, mm: the units kfusion's BVH reader knows
+_UNIT_NAMES = {"cm": "centimetres", "m": "metres", "mm": "millimetres"}
 
 
 class OneEuroFilter:
@@ -117,14 +124,25 @@ def _euler_zyx(R):
     return np.degrees([z, y, x])
 
 
-def poses_to_bvh(poses, skeleton="h36m17", fps=25.0, camera_frame=True):
-    """BVH text for ``poses`` (F, J, 3) mm (kfusion's camera frame when ``camera_frame``, else Y up)."""
+def bvh_header(units):
+    """The comment line that names a kfusion BVH's length unit (``units``: one of ``BVH_UNITS``); the
+    reader (:func:`kfusion.synthetic.bvh.parse_bvh`) takes the unit from it."""
+    metres = "" if units == "m" else f", 1 {units} = {LENGTH_UNITS_MM[units] / 1000:g} m"
+    return f"# kfusion BVH: lengths in {_UNIT_NAMES[units]} ({units}){metres}; Y up; rotations in degrees"
+
+
+def poses_to_bvh(poses, skeleton="h36m17", fps=25.0, camera_frame=True, units="cm"):
+    """BVH text for ``poses`` (F, J, 3) mm (kfusion's camera frame when ``camera_frame``, else Y up),
+    its lengths in ``units`` (``cm``, ``m`` or ``mm``)."""
     skel = skeletons.get(skeleton) if isinstance(skeleton, str) else skeleton
     poses = np.asarray(poses, dtype=np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (skel.num_joints, 3) or not np.all(np.isfinite(poses)):
         raise KfusionError(f"poses {poses.shape}; expected finite (F, {skel.num_joints}, 3) mm of {skel.name}")
     if fps <= 0:
         raise KfusionError(f"fps {fps}; expected > 0")
+    if units not in BVH_UNITS:
+        raise KfusionError(f"BVH units {units!r}; expected one of {list(BVH_UNITS)}")
+    poses = poses / LENGTH_UNITS_MM[units]
     if camera_frame:
         poses = poses @ _CAMERA_TO_YUP.T
     parents = np.asarray(skel.parents)
@@ -168,7 +186,7 @@ def poses_to_bvh(poses, skeleton="h36m17", fps=25.0, camera_frame=True):
                 local = np.eye(3)
             values.extend(_euler_zyx(local))
         frames.append(values)
-    lines = ["HIERARCHY"]
+    lines = ["HIERARCHY", bvh_header(units)]
 
     def block(j, depth):
         pad = "  " * depth
@@ -182,7 +200,8 @@ def poses_to_bvh(poses, skeleton="h36m17", fps=25.0, camera_frame=True):
         for c in children[j]:
             block(c, depth + 1)
         if not children[j]:
-            end = 0.1 * (offsets[j] if np.linalg.norm(offsets[j]) > 0 else np.array([0.0, 10.0, 0.0]))
+            up_10mm = np.array([0.0, 10.0, 0.0]) / LENGTH_UNITS_MM[units]
+            end = 0.1 * (offsets[j] if np.linalg.norm(offsets[j]) > 0 else up_10mm)
             lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {end[0]:.4f} {end[1]:.4f} {end[2]:.4f}",
                           f"{pad}  }}"])
         lines.append(f"{pad}}}")
@@ -207,7 +226,8 @@ def poses_to_bvh(poses, skeleton="h36m17", fps=25.0, camera_frame=True):
     return "\n".join(lines) + "\n"
 
 
-def write_bvh(path, poses, skeleton="h36m17", fps=25.0, camera_frame=True):
-    """Write :func:`poses_to_bvh` atomically to ``path``."""
-    write_text(path, poses_to_bvh(poses, skeleton, fps, camera_frame))
+def write_bvh(path, poses, skeleton="h36m17", fps=25.0, camera_frame=True, units="cm"):
+    """Write :func:`poses_to_bvh` atomically to ``path`` (``poses`` (F, J, 3) mm; the file's lengths in
+    ``units``: ``cm`` by default, ``m`` or ``mm``)."""
+    write_text(path, poses_to_bvh(poses, skeleton, fps, camera_frame, units))
     return path

@@ -18,6 +18,7 @@ BVH format (as in the CMU Graphics Lab conversions):
 - World: right-handed, Y up. The subjects face +Z in the rest pose with their left at +X (all the
   conventions here). One CMU length unit is 0.056444 m (``CMU_UNIT_MM`` = 56.444 mm).
 """
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from kfusion.errors import KfusionError
 from kfusion.skeletons import H36M17
 
 CMU_UNIT_MM = 56.444  # (1 / 0.45) inch: the CMU ASF/BVH length unit, in millimetres
+LENGTH_UNITS_MM = {"cm": 10.0, "m": 1000.0, "mm": 1.0}  # mm per BVH length unit, by the unit's name
+_UNIT_COMMENT = re.compile(r"^#.*\blengths in \w+ \((" + "|".join(LENGTH_UNITS_MM) + r")\)")
 
 _AXES = {"X": 0, "Y": 1, "Z": 2}
 
@@ -44,6 +47,8 @@ class BVH:
       motion: float64 (F, C) channel values per frame (degrees and BVH units).
       frame_time: seconds per frame.
       path: the file it came from (for messages).
+      unit_mm: mm per length unit where a comment line declares it (kfusion's own BVH:
+        ``# kfusion BVH: lengths in centimetres (cm) ...``), else None.
     """
 
     names: tuple
@@ -54,6 +59,7 @@ class BVH:
     motion: np.ndarray
     frame_time: float
     path: str = "<bvh>"
+    unit_mm: float = None
 
     @property
     def num_frames(self):
@@ -67,8 +73,12 @@ class BVH:
 
 
 def parse_bvh(text, path="<bvh>"):
-    """Parse BVH ``text`` -> :class:`BVH`. Errors name ``path`` and the offending token."""
-    tokens = text.split()
+    """Parse BVH ``text`` -> :class:`BVH`. Errors name ``path`` and the offending token. Lines that
+    start with ``#`` are comments; one that says ``lengths in <name> (cm|m|mm)`` declares the unit."""
+    lines = text.splitlines()
+    comments = [line.strip() for line in lines if line.lstrip().startswith("#")]
+    units = [m.group(1) for m in map(_UNIT_COMMENT.match, comments) if m]
+    tokens = " ".join(line for line in lines if not line.lstrip().startswith("#")).split()
     pos = 0
 
     def expect(*words):
@@ -143,7 +153,7 @@ def parse_bvh(text, path="<bvh>"):
     except ValueError as e:
         raise KfusionError(f"{path}: MOTION has a value that is not a number ({e})") from None
     return BVH(tuple(names), tuple(parents), np.asarray(offsets, dtype=np.float64), tuple(channels),
-               tuple(starts), motion, float(frame_time), str(path))
+               tuple(starts), motion, float(frame_time), str(path), LENGTH_UNITS_MM[units[0]] if units else None)
 
 
 def read_bvh(path):
@@ -336,7 +346,8 @@ BVH_CONVENTIONS = {c.name: c for c in (
         name="h36m17",
         joints={n: n for n in H36M17.joints},
         unit_mm=1.0,
-        notes="kfusion's own BVH (kfusion.runtime.motion.write_bvh): h36m17 joint names, millimetres."),
+        notes="kfusion's own BVH (kfusion.runtime.motion.write_bvh): h36m17 joint names; the unit its "
+              "comment line declares (centimetres by default), millimetres in files without one."),
 )}
 
 # The long limb bones that fix an unknown unit (thigh, shin, upper arm, forearm, both sides), and
@@ -396,7 +407,10 @@ def limb_scale_mm(bvh, convention=None):
 
 
 def length_unit_mm(bvh, convention=None):
-    """mm per BVH unit: the convention's stated unit, else from the limb bones (:func:`limb_scale_mm`)."""
+    """mm per BVH unit: the file's own declared unit (``bvh.unit_mm``), else the convention's stated
+    unit, else from the limb bones (:func:`limb_scale_mm`)."""
+    if bvh.unit_mm is not None:
+        return bvh.unit_mm
     convention = convention or find_convention(bvh)
     return convention.unit_mm if convention.unit_mm is not None else limb_scale_mm(bvh, convention)
 
