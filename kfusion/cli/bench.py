@@ -10,6 +10,7 @@ BENCHES = {
     "models": ("kfusion.bench.models", "hourglass and fusion latency/throughput, pruned vs unpruned, FLOPs"),
     "export": ("kfusion.bench.export", "end-to-end model as Keras, SavedModel and TFLite"),
     "predict": ("kfusion.bench.predict", "kfusion's predict (detector + model) against BlazePose-full, per image"),
+    "video": ("kfusion.bench.video", "kfusion predict VIDEO end to end: frames/s with and without the annotated video"),
 }
 
 
@@ -48,3 +49,11 @@ def _add_predict(p):
     p.add_argument("--peer", default=None, metavar="pose_landmark_full.tflite",
                    help="MediaPipe BlazePose-full (default: ../shared/models/mediapipe/ beside the checkout)")
     p.add_argument("--repeats", type=int, default=20, help="timed calls per image and pipeline, after warm-up")
+
+
+def _add_video(p):
+    p.add_argument("--video", default=None, metavar="VIDEO",
+                   help="the video to time (default: ../shared/data/video/street.avi beside the checkout)")
+    p.add_argument("--model", default=None, help="exported model folder (default: the shipped one)")
+    p.add_argument("--repeats", type=int, default=1, help="runs of each row (the median is shown)")
+    p.add_argument("--max-people", type=int, default=None, metavar="N", help="follow at most N people (default 10)")

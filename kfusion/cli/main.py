@@ -18,6 +18,7 @@ COMMANDS = {
     "evaluate": "measure a model on records (MPJPE, PA-MPJPE, PCK3D/AUC, per action)",
     "predict": "3D pose from images, a folder or a video",
     "export": "export an end-to-end model: SavedModel (TF Serving), TFLite, model card",
+    "calibrate": "measure a model's joint confidences on real people: the video tracker's threshold",
     "bench": "benchmarks: data rates, model latency and throughput",
     "tune": "keras-tuner search over lambda and the initial beta",
     "reproduce": "reproduce the paper's comparisons on the synthetic benchmark",

@@ -1,7 +1,7 @@
 """Human3.6M -> records (``h36m17``, 3D in camera coordinates, mm).
 
 Poses come from one of three layouts (frames always from the original videos,
-``S{n}/Videos/<Action>.<camera id>.mp4``, read with :mod:`kfusion.datasets.video`):
+``S{n}/Videos/<Action>.<camera id>.mp4``, read with :mod:`kfusion.video`):
 
 1. **Original release** (default when present)::
 
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kfusion import geometry, skeletons
+from kfusion import geometry, skeletons, video
 from kfusion.data import posepairs
-from kfusion.datasets import common, video
+from kfusion.datasets import common
 from kfusion.errors import KfusionError
 
 SKELETON = skeletons.H36M17

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kfusion import skeletons
-from kfusion.datasets import common, video
+from kfusion import skeletons, video
+from kfusion.datasets import common
 from kfusion.errors import KfusionError
 from kfusion.io import read_json
 

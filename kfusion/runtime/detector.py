@@ -195,3 +195,63 @@ class PersonDetector:
             people.append(Person(box=np.array([b[0], b[1], b[2] - b[0], b[3] - b[1]]), keypoints=k,
                                  score=score, crop=crop))
         return people
+
+
+# ----------------------------------------------------------------------------- windows of a frame
+TILE_FRACTION = 2 / 3  # tiles' side, of the frame's shorter side: people about 1.5 x larger for the detector
+TILE_OVERLAP = 0.25  # neighbouring tiles overlap by this fraction of their side
+SAME_PERSON_IOU = 0.5  # detections from two windows overlapping more than this are one person
+
+
+def detector_windows(image_shape, tile_fraction=TILE_FRACTION, overlap=TILE_OVERLAP):
+    """Square windows (x0, y0, side) px that the detector looks at: the whole frame first (``side``
+    None), then tiles of side ``tile_fraction`` of the shorter side overlapping by ``overlap``.
+
+    BlazePose's detector sees a 224 x 224 letterbox of its input and was made for one person filling
+    much of it: in a 1280 x 720 street it finds the one or two nearest people; its 480 px tiles (8)
+    also find people farther back (3 on frames 100 and 200 of ../shared/data/video/street.avi).
+    """
+    H, W = image_shape[:2]
+    side = int(round(tile_fraction * min(H, W)))
+    windows = [(0, 0, None)]
+    if side < 16:
+        return windows
+    step = side * (1 - overlap)
+    nx, ny = (int(np.ceil(max(n - side, 0) / step)) + 1 for n in (W, H))
+    for y in np.linspace(0, H - side, ny).round():
+        for x in np.linspace(0, W - side, nx).round():
+            windows.append((int(x), int(y), side))
+    return windows
+
+
+def shifted(person, dx, dy):
+    """``person`` moved by (dx, dy) px: a detection in a window brought to full-image px."""
+    d = np.array([dx, dy], dtype=np.float64)
+    return Person(box=person.box + np.concatenate([d, [0.0, 0.0]]), keypoints=person.keypoints + d,
+                  score=person.score, crop=person.crop + np.concatenate([d, [0.0]]))
+
+
+def detect_in(detector, rgb, window):
+    """The people ``detector`` (anything with ``detect(rgb) -> list of Person``) finds in ``window``
+    (x0, y0, side) px of ``rgb`` (side None: the whole frame), in full-image px."""
+    x0, y0, side = window
+    if side is None:
+        return list(detector.detect(rgb))
+    return [shifted(p, x0, y0) for p in detector.detect(np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side]))]
+
+
+def xyxy(box):
+    """(x, y, w, h) -> (x0, y0, x1, y1), float64."""
+    x, y, w, h = (float(v) for v in box)
+    return np.array([x, y, x + w, y + h])
+
+
+def merge_people(people, iou_threshold=SAME_PERSON_IOU):
+    """People found in several windows as one list, best score first: of detections whose whole-body
+    boxes overlap by more than ``iou_threshold``, the best scored is kept."""
+    kept = []
+    for p in sorted(people, key=lambda p: -p.score):
+        box = xyxy(p.body_box)
+        if not kept or iou(box, np.stack([xyxy(k.body_box) for k in kept])).max() <= iou_threshold:
+            kept.append(p)
+    return kept

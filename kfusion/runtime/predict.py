@@ -3,8 +3,10 @@
 - An image -> ``<name>.json``: ``people``, a list (best first, empty when nobody is found) of the
   people the detector found (or the one ``--bbox`` person), each with its box, detector score, crop
   box, mean joint confidence, named 3D and 2D joints; and ``<name>.png``, a figure of the best one.
-- A video -> ``<name>.jsonl``, one line a frame (:func:`frame_json`) following one person
-  (:class:`kfusion.runtime.tracking.PoseTracker`); optionally its 3D motion as BVH.
+- A video -> ``<name>.jsonl``, one line a frame (:func:`frame_json`) with every person followed
+  (:class:`kfusion.runtime.tracking.PoseTracker`, each with a ``track_id``); ``<name>.mp4``, the
+  frames with the people drawn (:func:`kfusion.runtime.annotate.annotate_frame`) at the input's
+  frame rate; optionally the annotated frames as PNGs and each track's 3D motion as BVH.
 """
 import itertools
 import json
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfusion.errors import KfusionError, one_line
+from kfusion.errors import KfusionError
 from kfusion.io import atomic_path, write_json
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -76,19 +78,24 @@ def people_json(results, *, source, image_size, estimator, box_from="detector"):
             "people": [person_json(r, box_from) for r in results]}
 
 
-def frame_json(index, record):
-    """One line of ``<video>.jsonl`` from a :meth:`PoseTracker.step` record: ``frame`` (index in the
-    video), ``time`` (s), ``detected`` (the detector ran), ``tracked`` (cropped from the previous
-    frame's joints), ``box``, ``score``, ``crop_box``, ``confidence`` (mean), ``pose_3d`` and
-    ``pose_2d`` (smoothed; units as in the image JSON), or nulls when nobody is found."""
-    line = {"frame": int(index), "time": round(float(record["time"]), 6), "detected": record["detected"],
-            "tracked": record["tracked"], "box": _box(record["box"]),
+def track_json(record):
+    """One person of a video frame (a :meth:`PoseTracker.step` record): ``track_id``, ``tracked`` (cropped
+    from the track's previous joints), ``detected`` (cropped from a detection of this frame), ``box``,
+    ``score``, ``crop_box``, ``confidence`` (mean), ``pose_3d`` and ``pose_2d`` (smoothed; units as in
+    the image JSON)."""
+    return {"track_id": int(record["track_id"]), "tracked": bool(record["tracked"]),
+            "detected": bool(record["detected"]), "box": _box(record["box"]),
             "score": None if record["score"] is None else float(record["score"]),
-            "crop_box": _crop_box(record["crop_box"]), "confidence": None, "pose_3d": None, "pose_2d": None}
-    if record["pose_3d"] is not None:
-        line["confidence"] = float(np.mean(record["confidence"]))
-        line.update(_named(record))
-    return line
+            "crop_box": _crop_box(record["crop_box"]), "confidence": float(np.mean(record["confidence"])),
+            **_named(record)}
+
+
+def frame_json(index, time, records, detector_ran):
+    """One line of ``<video>.jsonl``: ``frame`` (index in the video), ``time`` (s), ``detector`` (the
+    person detector ran on this frame) and ``people``, a :func:`track_json` per person followed in the
+    frame, by ``track_id`` (empty when nobody is found)."""
+    return {"frame": int(index), "time": round(float(time), 6), "detector": bool(detector_ran),
+            "people": [track_json(r) for r in records]}
 
 
 def figure(image, result, path, *, estimator, title=None, gt_3d=None):
@@ -143,44 +150,25 @@ def list_inputs(paths):
     return out
 
 
-def video_frames(path, stride=1):
-    """Yield (frame index, RGB uint8 frame) of a video read with imageio, every ``stride`` frames."""
-    try:
-        import imageio.v3 as iio
-    except ImportError:
-        raise KfusionError(f"{path}: reading videos needs imageio (pip install imageio imageio-ffmpeg)") from None
-    try:
-        for i, frame in enumerate(iio.imiter(str(path))):
-            if i % max(int(stride), 1) == 0:
-                yield i, frame
-    except (OSError, ValueError, RuntimeError) as e:
-        raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
-
-
-def video_fps(path):
-    """Frames per second in the video's header, or None when it has none (or cannot be read)."""
-    try:
-        import imageio.v3 as iio
-
-        fps = float(iio.immeta(str(path)).get("fps") or 0)
-    except (ImportError, OSError, ValueError, RuntimeError, TypeError):
-        return None
-    return fps if np.isfinite(fps) and fps > 0 else None
-
-
 def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=True, progress=True, log=None,
-                  max_people=None, min_confidence=None, bvh=None):
+                  max_people=None, min_confidence=None, bvh=None, bvh_units="cm", video=True, frames=False):
     """Predict every image and video under ``paths``; write ``<stem>.json`` (+ ``.png``) per image and
-    ``<stem>.jsonl`` per video to ``out_dir``.
+    ``<stem>.jsonl`` (+ ``.mp4``) per video to ``out_dir``.
 
-    Without ``bbox`` the person detector finds the people (at most ``max_people`` an image); a
-    video follows one person (``min_confidence``: the mean joint confidence under which the detector
-    runs again, default ``tracking.MIN_CONFIDENCE``). With ``bbox`` (x, y, w, h px) every image and
-    frame is cropped there. ``bvh``: a path for the 3D motion of the one video among ``paths``. An
-    image where nobody is found gets an empty ``people`` list and a line on ``log``; a file that
-    cannot be read gets a one-line error on ``log`` and the run goes on. Returns (number of images
-    and frames written, list of failed paths).
+    Without ``bbox`` the person detector finds the people (at most ``max_people``, default
+    ``tracking.MAX_PEOPLE``, an image or at once in a video); a video follows each person
+    (:func:`predict_video`; ``min_confidence``: the mean joint confidence of a track's crop under
+    which the detector looks for it again, default the model's calibrated one). With ``bbox`` (x, y,
+    w, h px) every image and frame is cropped there. ``figures=False`` writes only the JSON files;
+    else videos get ``<stem>.mp4`` (``video``) and per-frame PNGs (``frames``). ``bvh``: a path whose
+    stem names one BVH per track (``<stem>_track<id>.bvh``, lengths in ``bvh_units``) of the one
+    video among ``paths``. An image where nobody is found gets an empty ``people`` list and a line on
+    ``log``; a file that cannot be read gets a one-line error on ``log`` and the run goes on. Returns
+    (number of images and frames written, list of failed paths).
     """
+    from kfusion.runtime.tracking import MAX_PEOPLE
+
+    max_people = MAX_PEOPLE if max_people is None else max_people
     log = log or sys.stderr
     from tqdm import tqdm
 
@@ -201,8 +189,10 @@ def predict_paths(estimator, paths, out_dir, *, bbox=None, stride=1, figures=Tru
                 image = read_image(path)
                 done += _one(estimator, image, path, out_dir / path.stem, bbox, figures, max_people, say)
             else:
-                done += predict_video(estimator, path, out_dir, bbox=bbox, stride=stride, figures=figures,
-                                      min_confidence=min_confidence, bvh=bvh, progress=progress, log=log, say=say)
+                done += predict_video(estimator, path, out_dir, bbox=bbox, stride=stride, video=figures and video,
+                                      frames=figures and frames, max_people=max_people,
+                                      min_confidence=min_confidence, bvh=bvh, bvh_units=bvh_units,
+                                      progress=progress, log=log, say=say)
         except KfusionError as e:
             say(f"error: {e}")  # as it happens
             failed.append(path)
@@ -236,49 +226,111 @@ def _one(estimator, image, source, stem, bbox, figures, max_people=None, say=Non
     return 1
 
 
-def predict_video(estimator, path, out_dir, *, bbox=None, stride=1, figures=True, min_confidence=None, bvh=None,
-                  progress=True, log=None, say=None):
-    """Follow one person through the video at ``path``; write ``<stem>.jsonl`` (one :func:`frame_json`
-    line per kept frame) to ``out_dir``, a ``<stem>_f<frame>.png`` figure per frame with a person if
-    ``figures``, and the smoothed 3D motion to ``bvh`` (frames with nobody take the nearest frame's
-    pose; skeleton offsets from median bone lengths). Returns the number of frames written.
+MIN_BVH_SECONDS = 0.5  # a track seen for less time gets no BVH (a passer-by at the edge, a false start)
+
+
+def annotated_video_path(path, out_dir):
+    """``out_dir/<stem>.mp4``, or ``<stem>_kfusion.mp4`` where that would be the input video itself."""
+    out = Path(out_dir) / f"{Path(path).stem}.mp4"
+    if out.resolve() == Path(path).resolve():
+        out = out.with_name(f"{Path(path).stem}_kfusion.mp4")
+    return out
+
+
+def track_bvh_path(bvh, track_id):
+    """``<bvh stem>_track<id>.bvh`` beside ``bvh``: one BVH file per track."""
+    bvh = Path(bvh)
+    return bvh.with_name(f"{bvh.stem}_track{int(track_id)}.bvh")
+
+
+def predict_video(estimator, path, out_dir, *, bbox=None, stride=1, video=True, frames=False, max_people=None,
+                  min_confidence=None, bvh=None, bvh_units="cm", progress=True, log=None, say=None):
+    """Follow every person through the video at ``path`` (at most ``max_people`` at once) and write
+    to ``out_dir``, streaming (one frame in memory at a time):
+
+    - ``<stem>.jsonl``: one :func:`frame_json` line per kept frame, people with their ``track_id``;
+    - ``<stem>.mp4`` (``video``): the frames with each person's 2D skeleton, track id and a small 3D
+      view (:func:`kfusion.runtime.annotate.annotate_frame`), at the input's frame rate (divided by
+      ``stride``); ``<stem>_kfusion.mp4`` where ``<stem>.mp4`` is the input itself;
+    - ``<stem>_f<frame>.png`` (``frames``): the same annotated frames as images;
+    - with ``bvh``, each track seen for at least ``MIN_BVH_SECONDS`` (and the longest in any case) as ``<bvh stem>_track<id>.bvh``
+      (:func:`track_bvh_path`; its frames from the track's first to last, gaps taking the nearest
+      frame's pose; lengths in ``bvh_units``).
+
+    All files are written atomically. Returns the number of frames written.
     """
     from tqdm import tqdm
 
+    from kfusion.runtime.annotate import annotate_frame
     from kfusion.runtime.motion import write_bvh
-    from kfusion.runtime.tracking import MIN_CONFIDENCE, PoseTracker, fill_gaps
+    from kfusion.runtime.tracking import MAX_PEOPLE, PoseTracker, fill_gaps
+    from kfusion.video import VideoWriter, read_frames, video_info
 
     path, out_dir = Path(path), Path(out_dir)
     stride = max(int(stride), 1)
-    header_fps = video_fps(path)
+    header_fps = video_info(path)["fps"]  # an unreadable video fails here, before anything is written
     fps = header_fps or DEFAULT_FPS
-    tracker = PoseTracker(estimator, bbox=bbox,
-                          min_confidence=MIN_CONFIDENCE if min_confidence is None else min_confidence)
+    tracker = PoseTracker(estimator, bbox=bbox, min_confidence=min_confidence,
+                          max_people=MAX_PEOPLE if max_people is None else max_people)
     stem = out_dir / path.stem
-    frames = video_frames(path, stride)
-    first = next(frames, None)  # an unreadable video fails here, before anything is written
+    reader = read_frames(path, stride=stride)
+    first = next(reader, None)
     if first is None:
         raise KfusionError(f"{path}: the video has no frames")
-    poses, nobody = [], 0
-    with atomic_path(stem.with_suffix(".jsonl")) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for i, frame in tqdm(itertools.chain([first], frames), unit="frame", disable=not progress,
-                             file=log or sys.stderr, leave=False, desc=path.name):
-            try:
-                record = tracker.step(frame, i / fps)
-            except KfusionError as e:
-                raise KfusionError(f"{path}#frame={i}: {e}") from None
-            f.write(json.dumps(frame_json(i, record)) + "\n")
-            poses.append(record["pose_3d"])
-            nobody += record["pose_3d"] is None
-            if figures and record["pose_3d"] is not None:
-                figure(np.asarray(frame), record, out_dir / f"{path.stem}_f{i:06d}.png", estimator=estimator,
-                       title=f"{path.name} frame {i}")
+    tracks, count, nobody = {}, 0, 0  # track id -> {frame number among the kept: pose_3d}
+    writer = VideoWriter(annotated_video_path(path, out_dir), fps / stride) if video else None
+    try:
+        with atomic_path(stem.with_suffix(".jsonl")) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            for i, frame in tqdm(itertools.chain([first], reader), unit="frame", disable=not progress,
+                                 file=log or sys.stderr, leave=False, desc=path.name):
+                t = i / fps
+                try:
+                    records = tracker.step(frame, t)
+                except KfusionError as e:
+                    raise KfusionError(f"{path}#frame={i}: {e}") from None
+                f.write(json.dumps(frame_json(i, t, records, tracker.detector_ran)) + "\n")
+                for r in records:
+                    tracks.setdefault(r["track_id"], {})[count] = r["pose_3d"]
+                count += 1
+                nobody += not records
+                if writer is not None or frames:
+                    drawn = annotate_frame(frame, records, skeleton_2d=estimator.skeleton_2d,
+                                           skeleton_3d=estimator.skeleton_3d, t=t)
+                    if writer is not None:
+                        writer.write(drawn)
+                    if frames:
+                        _write_png(out_dir / f"{path.stem}_f{i:06d}.png", drawn)
+        if writer is not None:
+            writer.close()
+    finally:
+        if writer is not None:
+            writer.abort()  # nothing left behind when a frame failed (a no-op once closed)
     if header_fps is None and say:
         say(f"{path}: no frame rate in the video's header; times assume {DEFAULT_FPS:g} frames/s")
     if nobody and say:
-        say(f"{path}: nobody found in {nobody} of {len(poses)} frames (null poses in {stem.with_suffix('.jsonl')})")
+        say(f"{path}: nobody found in {nobody} of {count} frames (empty people lists in {stem.with_suffix('.jsonl')})")
     if bvh is not None:
-        if nobody == len(poses):
-            raise KfusionError(f"{path}: nobody found in any frame; no BVH written to {bvh}")
-        write_bvh(bvh, fill_gaps(poses), skeleton=estimator.skeleton_3d, fps=fps / stride)
-    return len(poses)
+        if not tracks:
+            raise KfusionError(f"{path}: nobody found in any frame; no BVH written for {bvh}")
+        seconds = {k: (max(p) - min(p) + 1) * stride / fps for k, p in tracks.items()}
+        longest = max(seconds, key=seconds.get)  # written even when shorter than MIN_BVH_SECONDS
+        short = []
+        for track_id, poses in sorted(tracks.items()):
+            lo, hi = min(poses), max(poses)
+            if seconds[track_id] < MIN_BVH_SECONDS and track_id != longest:
+                short.append(track_id)
+                continue
+            write_bvh(track_bvh_path(bvh, track_id), fill_gaps([poses.get(k) for k in range(lo, hi + 1)]),
+                      skeleton=estimator.skeleton_3d, fps=fps / stride, units=bvh_units)
+        if short and say:
+            say(f"{path}: no BVH for track(s) {', '.join(map(str, short))}, seen for less than "
+                f"{MIN_BVH_SECONDS:g} s")
+    return count
+
+
+def _write_png(path, image):
+    """One annotated frame as PNG, atomically (fast zlib level: these are many and large)."""
+    from PIL import Image
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG", compress_level=1)

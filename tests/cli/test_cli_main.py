@@ -19,8 +19,8 @@ def test_every_command_is_registered_once():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert list(sub.choices) == list(COMMANDS)
-    assert set(COMMANDS) == {"prepare", "train", "evaluate", "predict", "export", "bench", "tune", "reproduce",
-                             "demo"}
+    assert set(COMMANDS) == {"prepare", "train", "evaluate", "predict", "export", "calibrate", "bench", "tune",
+                             "reproduce", "demo"}
 
 
 def test_bad_config_is_a_one_line_error(tmp_path, capsys):

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from kfusion import geometry, skeletons
-from kfusion.datasets import h36m, video
+from kfusion import video
+from kfusion.datasets import h36m
 from kfusion.data import records
 from kfusion.errors import KfusionError
 
@@ -41,7 +42,7 @@ def _write_video(path, uv_frames):
     for t, uv in enumerate(uv_frames):
         x, y = (uv[skeletons.H36M32_TO_17[MARK]]).astype(int)
         frames[t, y - 6:y + 6, x - 6:x + 6] = 255
-    video.write_video(path, frames)
+    video.write_video(path, frames, lossless=True)
 
 
 @pytest.fixture(scope="module")

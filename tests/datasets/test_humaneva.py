@@ -6,7 +6,8 @@ import pytest
 import scipy.io
 
 from kfusion import geometry
-from kfusion.datasets import humaneva, video
+from kfusion import video
+from kfusion.datasets import humaneva
 from kfusion.data import records
 from kfusion.errors import KfusionError
 
@@ -46,7 +47,7 @@ def dataset(tmp_path, monkeypatch):
     frames = np.zeros((8, 480, 640, 3), np.uint8)
     for i in range(8):
         frames[i, :16, :16] = 20 * i + 30
-    video.write_video(root / "S1" / "Image_Data" / "Walking_1_(C1).avi", frames, codec="mpeg4")
+    video.write_video(root / "S1" / "Image_Data" / "Walking_1_(C1).avi", frames, codec="mpeg4", lossless=True)
     return root, tmp_path / "converted_15j", poses
 
 

@@ -1,0 +1,202 @@
+"""Video files in and out, streamed one frame at a time through ffmpeg (``imageio-ffmpeg``).
+
+Frames are RGB uint8 (H, W, 3). Nothing holds a whole video in memory: :func:`read_frames` yields
+frames as ffmpeg decodes them, :class:`VideoWriter` pipes each frame to an ffmpeg encoder as it
+comes and renames the finished file into place (a reader never sees a half-written video).
+
+Why imageio-ffmpeg (a static ffmpeg binary) rather than PyAV (libav in-process), measured on this
+2-core machine under load: install 8.5 s / 165 MB against 7.7 s / 103 MB, but encoding 1280 x 720
+H.264 (``ultrafast``) ran at 30-37 frames/s in the separate ffmpeg process against 10-22 frames/s
+in-process with PyAV, and the encoder's process works beside Python's instead of inside it.
+"""
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from kfusion.errors import KfusionError, one_line
+from kfusion.io import umask
+
+# ffmpeg muxer of each container we write (the temporary file's name hides the extension)
+MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "matroska", ".webm": "webm"}
+
+
+def _ffmpeg():
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - a main dependency; only a broken install lacks it
+        raise KfusionError("reading and writing videos needs imageio-ffmpeg (pip install imageio-ffmpeg)") from None
+    return imageio_ffmpeg
+
+
+def _exists(path):
+    path = Path(path)
+    if not path.is_file():
+        raise KfusionError(f"{path}: video file not found")
+    return path
+
+
+def video_info(path):
+    """``{"fps": float or None, "size": (W, H) px, "duration": seconds or None}`` from the video's
+    header (nothing is decoded); KfusionError naming the file if ffmpeg cannot read it."""
+    path = _exists(path)
+    try:
+        gen = _ffmpeg().read_frames(str(path), pix_fmt="rgb24")
+        meta = next(gen)
+        gen.close()
+    except (RuntimeError, OSError, StopIteration, KeyError) as e:
+        raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
+    fps = float(meta.get("fps") or 0)
+    duration = float(meta.get("duration") or 0)
+    return {"fps": fps if np.isfinite(fps) and fps > 0 else None, "size": tuple(int(v) for v in meta["size"]),
+            "duration": duration if np.isfinite(duration) and duration > 0 else None}
+
+
+def read_frames(path, frames=None, stride=1):
+    """Yield ``(index, image)`` for the frames of the video at ``path``, decoded one at a time.
+
+    Args:
+      path: a video file (any format ffmpeg reads: .mp4, .avi, ...).
+      frames: iterable of 0-based frame indices to keep, or None for all frames. Frames are decoded
+        in order; indices past the end of the video are simply not yielded (the caller compares
+        what it got with what it asked for).
+      stride: keep every ``stride``-th frame (0, stride, 2 stride, ...) of those.
+    Yields: (int frame index, uint8 (H, W, 3) RGB image, writable).
+    Raises KfusionError naming the file if it is missing or ffmpeg cannot decode it.
+    """
+    path = _exists(path)
+    wanted = None if frames is None else set(int(f) for f in frames)
+    last = None if wanted is None else (max(wanted) if wanted else -1)
+    stride = max(int(stride), 1)
+    try:
+        gen = _ffmpeg().read_frames(str(path), pix_fmt="rgb24")
+        meta = next(gen)
+        w, h = (int(v) for v in meta["size"])
+        for i, buf in enumerate(gen):
+            if last is not None and i > last:
+                break
+            if (wanted is None or i in wanted) and i % stride == 0:
+                yield i, np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3).copy()
+        gen.close()
+    except (RuntimeError, OSError, StopIteration, KeyError) as e:
+        raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
+
+
+def frame_count(path):
+    """Number of frames of the video at ``path`` (decodes the stream; exact, not from the header)."""
+    path = _exists(path)
+    try:
+        n, _ = _ffmpeg().count_frames_and_secs(str(path))
+    except (RuntimeError, OSError) as e:
+        raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
+    return int(n)
+
+
+class VideoWriter:
+    """Stream RGB uint8 frames into a video file; the file appears at ``path`` only when complete.
+
+    ``with VideoWriter(path, fps) as w: w.write(frame)``: frames go to an ffmpeg encoder as they come
+    (H.264 in yuv420p by default, what every player reads); the first frame fixes the size (odd sides
+    are padded by one edge pixel: yuv420p needs even ones). Leaving the block normally renames the
+    temporary file onto ``path``; an exception removes it and leaves any older ``path`` untouched.
+
+    Args:
+      path: the video to write; its extension picks the container (``MUXERS``).
+      fps: frames per second (> 0).
+      codec: an ffmpeg encoder (``libx264``, ``mpeg4``, ...).
+      preset, crf: libx264's speed preset and constant quality (0 lossless, 23 its default); for
+        mpeg4, ``crf`` maps to its quantiser scale ``1 + crf // 4`` (0 -> 1, its best).
+    """
+
+    def __init__(self, path, fps, *, codec="libx264", preset="ultrafast", crf=23):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in MUXERS:
+            raise KfusionError(f"{self.path}: unknown video container; expected one of {sorted(MUXERS)}")
+        if not (np.isfinite(float(fps)) and float(fps) > 0):
+            raise KfusionError(f"{self.path}: fps {fps!r}; expected a frame rate > 0")
+        self.fps, self.codec, self.preset, self.crf = float(fps), codec, preset, int(crf)
+        self.frames = 0
+        self.size = None  # (W, H) once the first frame came
+        self._tmp = self._gen = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _start(self, w, h):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes 0600 files; give the usual permissions
+        self._tmp = Path(tmp)
+        params = ["-f", MUXERS[self.path.suffix.lower()]]
+        if self.codec == "libx264":
+            params += ["-preset", self.preset, "-crf", str(self.crf)]
+        elif self.codec == "mpeg4":  # its quantiser scale: 1 best, 31 worst
+            params += ["-q:v", str(max(1, min(31, 1 + self.crf // 4)))]
+        gen = _ffmpeg().write_frames(str(self._tmp), (w, h), fps=self.fps, codec=self.codec, quality=None,
+                                     bitrate=None, pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
+                                     macro_block_size=1, output_params=params, ffmpeg_log_level="error")
+        gen.send(None)
+        self._gen, self.size = gen, (w, h)
+
+    def write(self, frame):
+        """Append one RGB uint8 (H, W, 3) frame (the same size as the first)."""
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise KfusionError(f"{self.path}: frame {frame.shape} {frame.dtype}; expected uint8 (H, W, 3) RGB")
+        h, w = frame.shape[:2]
+        if h % 2 or w % 2:
+            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+            h, w = frame.shape[:2]
+        if self._gen is None:
+            self._start(w, h)
+        elif (w, h) != self.size:
+            raise KfusionError(f"{self.path}: frame {self.frames} is {w} x {h} px; the video is "
+                               f"{self.size[0]} x {self.size[1]}")
+        try:
+            self._gen.send(np.ascontiguousarray(frame))
+        except (OSError, RuntimeError) as e:
+            self.abort()
+            raise KfusionError(f"{self.path}: the video encoder failed ({one_line(e, 90, last=True)})") from None
+        self.frames += 1
+
+    def close(self):
+        """Finish the file and rename it onto ``path``; KfusionError if no frame was written."""
+        if self._gen is None:
+            raise KfusionError(f"{self.path}: no frames to write")
+        try:
+            self._gen.close()
+            os.replace(self._tmp, self.path)
+        except (OSError, RuntimeError) as e:
+            self.abort()
+            raise KfusionError(f"{self.path}: the video encoder failed ({one_line(e, 90, last=True)})") from None
+        self._gen = self._tmp = None
+        return self.path
+
+    def abort(self):
+        """Stop the encoder and remove the temporary file (``path`` is left as it was)."""
+        if self._gen is not None:
+            with contextlib.suppress(Exception):
+                self._gen.close()
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._tmp)
+        self._gen = self._tmp = None
+
+
+def write_video(path, frames, fps=25, codec="libx264", lossless=False):
+    """Write uint8 (H, W, 3) ``frames`` (an array or any iterable, consumed one at a time) to a
+    video file with :class:`VideoWriter`; ``lossless`` (libx264 qp 0 / mpeg4 best quality) for tests
+    that compare pixel values. Returns the path."""
+    with VideoWriter(path, fps, codec=codec, preset="ultrafast", crf=0 if lossless else 23) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return writer.path
