@@ -30,6 +30,10 @@ DEFAULTS = {
         "num_test": 2000,
         "image_size": 128,
         "poses": None,
+        # photographs behind the rendered people (a folder of images, or an LSP folder: its training
+        # images away from the annotated person), read when rendering; null: procedural backgrounds
+        "backgrounds": None,
+        "background_share": 0.8,  # with backgrounds: the share of samples in front of a photograph
         # only for source "h36m" rendered by `kfusion prepare h36m --render` / `reproduce`
         "root": None,  # the Human3.6M folder (3d-pose-baseline layout: S*/MyPoses/3D_positions, cameras.h5)
         "test_every": 64,  # test frames: every N-th frame of S9 and S11
@@ -145,6 +149,7 @@ _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
 _STRING_LISTS = {"extra_records"}
 _YAML11_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
+_PATH_OR_NONE = {"backgrounds"}  # a folder or file named by a non-empty string, or null
 _NUMBER_OR_NONE = {"heatmap_size", "fusion_layer", "steps_per_epoch", "beta_init", "settle_at", "zoom_test"}
 
 
@@ -190,6 +195,8 @@ def _check_value(path, value, default, origin):
     if value is None:
         return value
     name = path.split(".")[-1]
+    if name in _PATH_OR_NONE and not (isinstance(value, str) and value.strip()):
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a folder path (a string) or null")
     if default is None:
         if name not in _NUMBER_OR_NONE:
             return value
@@ -221,6 +228,8 @@ def _check_value(path, value, default, origin):
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in (0, 1) of the crop, or null")
     if path == "fusion.flip" and not 0.0 <= value <= 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a probability in [0, 1]")
+    if name == "background_share" and not 0.0 <= value <= 1.0:
+        raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in [0, 1]")
     if name == "extra_weight" and not 0.0 <= value < 1.0:
         raise KfusionError(f"{origin}: '{path}' is {value!r}; expected a fraction in [0, 1)")
     if name == "alpha_beta_2" and not 0.0 < value < 1.0:

@@ -88,6 +88,9 @@ def test_wrong_types_name_key_value_and_type(given, match):
     ({"fusion": {"alpha_beta_2": 0}}, r"expected Adam's beta_2 in \(0, 1\)"),
     ({"hourglass": {"zoom_test": 1.0}}, r"'hourglass.zoom_test' is 1.0; expected a fraction in \(0, 1\) of the crop"),
     ({"hourglass": {"zoom_test": "yes"}}, r"'hourglass.zoom_test' is 'yes'; expected float"),
+    ({"data": {"background_share": 1.5}}, r"'data.background_share' is 1.5; expected a fraction in \[0, 1\]"),
+    ({"data": {"backgrounds": 5}}, r"'data.backgrounds' is 5; expected a folder path \(a string\) or null"),
+    ({"data": {"backgrounds": ""}}, r"'data.backgrounds' is ''; expected a folder path"),
 ])
 def test_values_out_of_range_are_refused(given, match):
     with pytest.raises(KfusionError, match=match):
@@ -96,7 +99,8 @@ def test_values_out_of_range_are_refused(given, match):
 
 def test_range_bounds_themselves_are_allowed():
     cfg = config_mod.from_dict({"fusion": {"epochs": 1, "penalty": 0, "alpha_beta_2": 0.5},
-                                "lifting": {"dropout": 0.0, "blocks": 0}, "data": {"num_test": 0},
+                                "lifting": {"dropout": 0.0, "blocks": 0}, "data": {"num_test": 0, "background_share": 1.0,
+                                                                                  "backgrounds": "photos/"},
                                 "train": {"checkpoint_every": 0}})
     assert cfg["fusion"]["penalty"] == 0.0 and cfg["lifting"]["blocks"] == 0
 

@@ -50,6 +50,12 @@ def _add_synthetic(p):
     p.add_argument("--image-size", type=int, default=128, help="square crop size in pixels")
     p.add_argument("--workers", type=int, default=None, help="rendering processes (default: CPU count)")
     p.add_argument("--preview", default=None, help="also write a PNG grid of samples with 2D skeletons")
+    p.add_argument("--backgrounds", default=None, metavar="FOLDER",
+                   help="photographs behind the people: a folder of images, or an LSP folder (joints.mat, images/: "
+                        "its training images only, away from the annotated person); read now, never copied "
+                        "(default: procedural backgrounds only)")
+    p.add_argument("--background-share", type=float, default=0.8,
+                   help="with --backgrounds: the share of samples in front of a photograph (the rest procedural)")
 
 
 def _add_h36m(p):

@@ -101,7 +101,7 @@ def ensure_benchmark(cfg, workers=None):
     _log(f"rendering the synthetic benchmark ({d['num_train']} train, {d['num_test']} test) -> {records}")
     benchmark.build_benchmark(records, num_train=d["num_train"], num_test=d["num_test"], seed=cfg["seed"],
                               image_size=d["image_size"], poses_path=d["poses"], workers=workers,
-                              progress=True)
+                              progress=True, backgrounds=d["backgrounds"], background_share=d["background_share"])
     return time.perf_counter() - t0
 
 

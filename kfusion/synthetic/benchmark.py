@@ -27,6 +27,12 @@ Camera: azimuth uniform all round the subject, elevation -10..40 degrees, distan
 focal 1145 px (+-10 %) for a 1000 x 1000 frame, principal point 500 +- 25 px. The crop is the
 square box around the projected joints (margin 0.2, small jitter), rendered directly at
 ``image_size`` with the crop's intrinsics.
+
+Backgrounds: procedural (the default: offline, no data), or with ``--backgrounds FOLDER`` crops of
+real photographs (:class:`kfusion.synthetic.backgrounds.PhotoBackgrounds`: any folder of images, or
+an LSP folder used only in its training images and away from the annotated person) behind a share
+``--background-share`` of the samples, the rest procedural. The photographs are read while
+rendering; only the folder's name goes into the manifest.
 """
 import math
 import os
@@ -38,14 +44,18 @@ import numpy as np
 from kfusion import geometry
 from kfusion.synthetic import poses as poses_lib
 from kfusion.synthetic import render
+from kfusion.synthetic.appearance import sample_appearance
+from kfusion.synthetic.backgrounds import PhotoBackgrounds
+from kfusion.synthetic.body import body_frame
 from kfusion.errors import KfusionError
 from kfusion.skeletons import H36M17
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: round-cone bodies, skin, hair, clothes, lights, photo backgrounds
 SOURCE = "synthetic"
 FRAME_SIZE = 1000  # px, the virtual camera frame
 FOCAL_PX = 1145.0
 MOCAP_PROB = 0.35  # share of samples from motion capture (the rest: sampled families)
+BACKGROUND_SHARE = 0.8  # with a folder of photographs: the share of samples in front of one
 SPLIT_CLIPS = {"train": (("131_01", "walk"), ("131_03", "hop")), "test": (("131_02", "walk"),)}
 SPLIT_SUBJECTS = {"train": range(0, 200), "test": range(900, 930)}
 _SPLIT_ID = {"train": 1, "test": 2}
@@ -111,7 +121,7 @@ class PoseSource:
         if name not in self._subjects:
             rng = _rng(self.seed, 77, key)
             body = poses_lib.sample_body(rng, name=name)
-            self._subjects[name] = (body, render.sample_appearance(rng), body.girth)
+            self._subjects[name] = (body, sample_appearance(rng), body.girth)
         return self._subjects[name]
 
     def draw(self, split, rng, index):
@@ -161,7 +171,7 @@ def sample_camera(rng, target):
 
 def _view_label(pose, R, elevation):
     """Camera label: the side of the body it sees (front / back / left / right) and height."""
-    up, left, fwd = render.body_frame(pose)
+    up, left, fwd = body_frame(pose)
     to_cam = -R[2]  # world direction from the subject towards the camera
     to_cam = to_cam - np.dot(to_cam, up) * up
     ang = np.degrees(np.arctan2(np.dot(to_cam, left), np.dot(to_cam, fwd))) % 360
@@ -169,8 +179,17 @@ def _view_label(pose, R, elevation):
     return f"{side}-{'high' if elevation > 25 else 'low'}"
 
 
-def make_sample(source, split, seed, index, image_size=128):
+def make_sample(source, split, seed, index, image_size=128, backgrounds=None, background_share=BACKGROUND_SHARE):
     """Sample ``index`` of ``split`` for ``seed``: a dict in the record schema (ARCHITECTURE.md)."""
+    return render_sample(source, split, seed, index, image_size, backgrounds, background_share)[0]
+
+
+def render_sample(source, split, seed, index, image_size=128, backgrounds=None, background_share=BACKGROUND_SHARE):
+    """(record, the renderer's output: ``depth``, ``part`` maps of the crop) of sample ``index``.
+
+    ``backgrounds``: None (procedural) or a :class:`PhotoBackgrounds`, in front of which a share
+    ``background_share`` of the samples are rendered (their floor only catches shadows).
+    """
     rng = _rng(seed, _SPLIT_ID[split], index)
     pose, subject, action, frame, app, girth = source.draw(split, rng, index)
     pose = pose - np.array([pose[0, 0], 0.0, pose[0, 2]])  # pelvis above the world origin
@@ -189,7 +208,11 @@ def make_sample(source, split, seed, index, image_size=128):
     if t[1] > floor_y + 200 and rng.random() < 0.8:
         floor = {"normal": R @ np.array([0.0, 1.0, 0.0]), "point": R @ (np.array([0.0, floor_y, 0.0]) - t),
                  "axes": np.stack([R[:, 0], R[:, 2]])}
-    out = render.render_person(cam, K_crop, image_size, rng, appearance=app, girth=girth, floor=floor)
+    backdrop = backgrounds if backgrounds is not None and rng.random() < background_share else None
+    if backdrop is not None and floor is not None:
+        floor["visible"] = False
+    out = render.render_person(cam, K_crop, image_size, rng, appearance=app, girth=girth, floor=floor,
+                               backdrop=backdrop)
     K32 = K_crop.astype(np.float32)
     return {
         "image": out["image"],
@@ -202,28 +225,31 @@ def make_sample(source, split, seed, index, image_size=128):
         "camera": _view_label(pose, R, el),
         "source": SOURCE,
         "frame": np.int64(frame),
-    }
+    }, out
 
 
 # Worker processes build their pose source once (motion capture parsing, subjects cache).
 _WORKER = {}
 
 
-def _init_worker(seed, poses):
-    _WORKER["source"] = PoseSource(seed, poses)
+def _init_worker(seed, poses, backgrounds, background_share):
+    _WORKER.update(source=PoseSource(seed, poses), backgrounds=backgrounds, share=background_share)
 
 
 def _work(job):
     split, seed, index, image_size = job
-    return make_sample(_WORKER["source"], split, seed, index, image_size)
+    return make_sample(_WORKER["source"], split, seed, index, image_size, _WORKER["backgrounds"], _WORKER["share"])
 
 
-def iter_samples(split, count, *, seed, image_size=128, poses=None, workers=None):
+def iter_samples(split, count, *, seed, image_size=128, poses=None, workers=None, backgrounds=None,
+                 background_share=BACKGROUND_SHARE):
     """Yield ``count`` samples of ``split`` (``train`` or ``test``) in index order.
 
     Deterministic for ``seed`` whatever ``workers`` is (each sample seeds its own generator).
     ``poses``: None (built-in motions), a path to a poses ``.npz``, or a
     ``poses.load_pose_file`` dict. ``workers``: processes (None: CPU count; <= 1: this process).
+    ``backgrounds``: None (procedural), a folder of photographs or a :class:`PhotoBackgrounds`;
+    ``background_share``: the share of samples in front of a photograph.
     """
     if split not in _SPLIT_ID:
         raise KfusionError(f"unknown split {split!r}; expected one of {sorted(_SPLIT_ID)}")
@@ -232,16 +258,18 @@ def iter_samples(split, count, *, seed, image_size=128, poses=None, workers=None
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     workers = min(workers, max(int(count), 1))
     source = PoseSource(seed, poses)  # here, not only in the workers: a bad file fails in this process
+    if backgrounds is not None and not isinstance(backgrounds, PhotoBackgrounds):
+        backgrounds = PhotoBackgrounds(backgrounds)
     if workers <= 1:
         for i in range(count):
-            yield make_sample(source, split, seed, i, image_size)
+            yield make_sample(source, split, seed, i, image_size, backgrounds, background_share)
         return
     import multiprocessing
 
     # spawn: the parent may have TensorFlow loaded (records), which does not survive a fork.
     ctx = multiprocessing.get_context("spawn")
     jobs = ((split, seed, i, image_size) for i in range(count))
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(seed, poses)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(seed, poses, backgrounds, background_share)) as pool:
         yield from pool.imap(_work, jobs, chunksize=8)
 
 
@@ -250,14 +278,17 @@ def _default_shards(count):
 
 
 def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses_path=None,
-                    workers=None, num_shards=None, progress=True, preview=None):
+                    workers=None, num_shards=None, progress=True, preview=None, backgrounds=None,
+                    background_share=BACKGROUND_SHARE):
     """Render the benchmark and write its records and manifest under ``out_dir``.
 
     Args:
       num_train, num_test: samples per split; seed: random seed (same seed -> identical records);
       image_size: crop side px; poses_path: optional poses ``.npz`` (see module docstring);
       workers: rendering processes; num_shards: shards per split (default one per 5000 samples);
-      progress: show a tqdm bar; preview: optional PNG path for a grid of the first test samples.
+      progress: show a tqdm bar; preview: optional PNG path for a grid of the first test samples;
+      backgrounds: optional folder of photographs (see module docstring) behind a share
+      ``background_share`` of the samples (default: procedural backgrounds only).
     Returns the manifest dict.
     """
     from tqdm import tqdm
@@ -268,6 +299,9 @@ def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses
     if int(num_train) < 0 or int(num_test) < 0 or int(num_train) + int(num_test) < 1:
         raise KfusionError(f"num_train {num_train}, num_test {num_test}; expected counts >= 0, not both 0")
     PoseSource(seed, poses)  # every check of the poses before anything is written
+    if not 0.0 <= float(background_share) <= 1.0:
+        raise KfusionError(f"background_share is {background_share}; expected a fraction in [0, 1]")
+    photos = PhotoBackgrounds(backgrounds) if backgrounds is not None else None
     splits, kept = {}, []
     for split, count in (("train", int(num_train)), ("test", int(num_test))):
         if count < 0:
@@ -280,7 +314,8 @@ def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses
                     kept.append(s)
                 yield s
 
-        it = iter_samples(split, count, seed=seed, image_size=image_size, poses=poses, workers=workers)
+        it = iter_samples(split, count, seed=seed, image_size=image_size, poses=poses, workers=workers,
+                          backgrounds=photos, background_share=background_share)
         it = tqdm(tapped(it), total=count, desc=f"synthetic {split}", unit="img", disable=not progress)
         n = records.write_records(it, out_dir, split, num_shards=shards, skeleton="h36m17", total=count)
         splits[split] = {"count": n, "shards": shards}
@@ -288,6 +323,8 @@ def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses
                  "poses": str(poses_path) if poses_path else "built-in (CMU 131 + sampled families)",
                  "mocap_fraction": MOCAP_PROB if not poses_path else 1.0,
                  "train_clips": [c for c, _ in SPLIT_CLIPS["train"]], "test_clips": [c for c, _ in SPLIT_CLIPS["test"]]}
+    generator["backgrounds"] = "procedural" if photos is None else {
+        "folder": photos.folder, "kind": photos.kind, "images": photos.images, "share": float(background_share)}
     if poses is not None:
         generator["poses_split"] = "the file's splits" if poses.get("splits") is not None else "by subject"
     manifest = records.write_manifest(out_dir, skeleton="h36m17", image_size=image_size, splits=splits,
@@ -334,7 +371,8 @@ def prepare_from_args(args):
     """``kfusion prepare synthetic``: build the benchmark from parsed CLI arguments."""
     manifest = build_benchmark(args.out, num_train=args.num_train, num_test=args.num_test, seed=args.seed,
                                image_size=args.image_size, poses_path=args.poses, workers=args.workers,
-                               num_shards=args.shards, progress=True, preview=args.preview)
+                               num_shards=args.shards, progress=True, preview=args.preview,
+                               backgrounds=args.backgrounds, background_share=args.background_share)
     counts = ", ".join(f"{k} {v['count']}" for k, v in manifest["splits"].items())
     print(f"wrote synthetic benchmark to {args.out}: {counts}")
     return 0

@@ -5,7 +5,7 @@ What is real: every 3D pose (the motion capture of S1, S5-S9, S11, read from the
 layout by :mod:`kfusion.datasets.h36m`), the four cameras of each subject (extrinsics, intrinsics,
 radial and tangential distortion, frame sizes) and the floor (the world plane z = 0). What is not:
 the appearance. Each take is worn by a body drawn from kfusion's renderer (girth, clothes, hair,
-skin; :func:`kfusion.synthetic.render.sample_appearance`), in front of procedural backgrounds, under a
+skin; :func:`kfusion.synthetic.appearance.sample_appearance`), in front of procedural backgrounds, under a
 random light.
 
 The image is rendered *through the lens*: the ray of every crop pixel is the undistorted direction
@@ -31,6 +31,7 @@ import numpy as np
 from kfusion import geometry, skeletons
 from kfusion.datasets import h36m
 from kfusion.synthetic import render
+from kfusion.synthetic.appearance import sample_appearance
 from kfusion.errors import KfusionError
 
 SOURCE = "h36m-render"
@@ -89,7 +90,7 @@ def render_job(job, image_size=128):
     rays, inside = lens_rays(cam, box, image_size)
     # one outfit per take: appearance and girth from the (subject, take), not from the frame
     look = np.random.default_rng([int(job["seed"]), 77, zlib.crc32(f"{job['subject']}/{job['sequence']}".encode())])
-    appearance, girth = render.sample_appearance(look), look.uniform(0.85, 1.2)
+    appearance, girth = sample_appearance(look), look.uniform(0.85, 1.2)
     floor = {"normal": cam["R"][:, 2], "point": cam["R"] @ (np.zeros(3) - cam["T"]),
              "axes": np.stack([cam["R"][:, 0], cam["R"][:, 1]])}  # the world's z = 0 plane
     joints_2d = geometry.image_to_crop(uv, box, image_size)

@@ -1,36 +1,39 @@
 """A vectorised numpy renderer of people for the synthetic benchmark (no OpenGL).
 
-The body is a set of capsules (segments with a radius) built from the 17 h36m17 joints in camera
-coordinates (mm; x right, y down, z forward). Every pixel of the square crop casts a ray through
-the crop's intrinsics ``K``; the nearest capsule hit gives depth, part id and surface normal
-(a z-buffer: nearer parts occlude farther ones). Pixels are Lambertian-shaded under a random
-light, with clothing-like colours: per-subject shirt / trousers / skin / hair / shoes, the
-subject's *left* limbs banded (stripes along the limb) and the right ones plain, a lighter print
-on the front of the shirt and hair on the back of the head, so that image evidence tells front
-from back and left from right. Behind the person: a procedural background (gradient, smooth
-noise, blobs) and optionally a tiled floor plane with contact shadows (perspective cue).
+The body is a set of *round cones* (a segment with a radius at each end: the convex hull of two
+spheres) built from the 17 h36m17 joints in camera coordinates (mm; x right, y down, z forward) by
+:mod:`kfusion.synthetic.body`: tapered limbs, a torso wider at the shoulders and hips than at the
+waist, hands, feet, a jaw, hair, sometimes a skirt. Every pixel of the square crop casts a ray through the crop's
+intrinsics ``K``; the nearest hit gives depth, part id and surface normal (a z-buffer: nearer parts
+occlude farther ones), so which limb is in front and how it is shaded are in the image and not in
+the 2D joints.
 
-Only the crop is rendered (never the full camera frame); rays are tested only against the
-capsules whose projected bounding box contains the pixel.
+Shading is linear-light Lambert plus a Blinn-Phong highlight, under an ambient (near black to
+bright, with a sky term) and one or two directional lights of any colour (:func:`sample_lighting`),
+sometimes with cast shadows from a shadow map (the body on itself and on the floor). Skin, hair and
+clothing (sleeves, trouser and skirt lengths, stripes, checks, blotches) are
+:mod:`kfusion.synthetic.appearance`; behind the person a procedural background or a crop of a real
+photograph, and optionally a floor plane (:mod:`kfusion.synthetic.backgrounds`).
+
+Left and right: real people are not banded by side, so nothing marks the left limbs as such (an
+earlier version striped them, a cue no photograph has). What tells left from right here is what
+tells it in a photograph: the front of the body (face, hair at the back, the neckline and prints of
+a shirt, feet pointing forward, knees and elbows bending one way) together with which limb is in
+front; a wristwatch, mostly on the left wrist, is as rare as it is in real life.
+
+Only the crop is rendered (never the full camera frame); rays are tested only against the cones
+whose projected bounding box contains the pixel.
 """
-import math
-
 import numpy as np
 
 from kfusion.skeletons import H36M17
+from kfusion.synthetic import appearance as looks
+from kfusion.synthetic import backgrounds
+from kfusion.synthetic.body import PARTS, body_cones, cross, unit
 
 _I = {n: i for i, n in enumerate(H36M17.joints)}
-
-# Part ids of the rendered image (``part`` map; -1 = background, -2 = floor).
-PARTS = ("torso", "head", "neck", "l_upper_arm", "l_forearm", "l_hand", "r_upper_arm", "r_forearm",
-         "r_hand", "l_thigh", "l_shin", "l_foot", "r_thigh", "r_shin", "r_foot")
 _P = {n: i for i, n in enumerate(PARTS)}
-BACKGROUND, FLOOR = -1, -2
-
-# Capsule radii (mm) of an average body; scaled by the subject's girth.
-RADII_MM = {"torso_side": 95.0, "torso_mid": 105.0, "pelvis": 100.0, "shoulders": 55.0, "neck": 45.0,
-            "head": 88.0, "upper_arm": 48.0, "forearm": 38.0, "hand": 42.0, "thigh": 80.0,
-            "shin": 55.0, "foot": 40.0}
+BACKGROUND, FLOOR = -1, -2  # ``part`` map values off the body
 
 # Per joint: how far (mm) its own body surface may lie in front of it, for the occlusion test.
 _JOINT_DEPTH_MARGIN = {"pelvis": 130.0, "r_hip": 130.0, "l_hip": 130.0, "spine": 130.0,
@@ -39,8 +42,8 @@ _JOINT_DEPTH_MARGIN = {"pelvis": 130.0, "r_hip": 130.0, "l_hip": 130.0, "spine":
                        "l_elbow": 65.0, "r_elbow": 65.0, "l_wrist": 60.0, "r_wrist": 60.0}
 # Parts that contain each joint (a hit on one of them never occludes the joint).
 _JOINT_PARTS = {
-    "pelvis": ("torso",), "spine": ("torso",), "thorax": ("torso", "neck"),
-    "neck": ("head", "neck"), "head": ("head",),
+    "pelvis": ("torso",), "spine": ("torso",), "thorax": ("torso", "neck", "hair"),
+    "neck": ("head", "neck", "hair"), "head": ("head", "hair"),
     **{f"{s}_hip": ("torso", f"{s}_thigh") for s in "lr"},
     **{f"{s}_knee": (f"{s}_thigh", f"{s}_shin") for s in "lr"},
     **{f"{s}_ankle": (f"{s}_shin", f"{s}_foot") for s in "lr"},
@@ -48,78 +51,12 @@ _JOINT_PARTS = {
     **{f"{s}_elbow": (f"{s}_upper_arm", f"{s}_forearm") for s in "lr"},
     **{f"{s}_wrist": (f"{s}_forearm", f"{s}_hand") for s in "lr"},
 }
+# Joints a skirt wraps: the skirt hides them only when it is more than its own flare in front.
+_SKIRT_JOINTS = ("l_hip", "r_hip", "l_knee", "r_knee", "pelvis")
 
-
-def _unit(v):
-    """A 3-vector (3,) scaled to unit length."""
-    return v / max(math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), 1e-9)
-
-
-def _cross(u, v):
-    return np.array([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
-
-
-def body_frame(joints):
-    """Unit vectors ``(up, left, forward)`` (3,) each of a body in any right-handed frame, from
-    its h36m17 joints (17, 3): up = pelvis->thorax, left = right hip->left hip, forward = left x up."""
-    up = _unit(joints[_I["thorax"]] - joints[_I["pelvis"]])
-    left = joints[_I["l_hip"]] - joints[_I["r_hip"]] + 0.5 * (joints[_I["l_shoulder"]] - joints[_I["r_shoulder"]])
-    left = _unit(left - np.dot(left, up) * up)
-    return up, left, _cross(left, up)
-
-
-def body_capsules(joints, girth=1.0):
-    """Capsules of a body from h36m17 joints (17, 3) mm (any right-handed frame).
-
-    Returns ``a`` (C, 3), ``b`` (C, 3) segment ends mm, ``radius`` (C,) mm, ``part`` (C,) int
-    (index into ``PARTS``). A sphere is a capsule with ``a`` 1 mm from ``b``.
-    """
-    j = {n: joints[i] for n, i in _I.items()}
-    up, left, fwd = body_frame(joints)
-    R = {k: v * girth for k, v in RADII_MM.items()}
-    R["head"] = RADII_MM["head"] * girth ** 0.3  # heads vary less than limbs
-    caps = []
-
-    def add(a, b, r, part):
-        if abs(b[0] - a[0]) + abs(b[1] - a[1]) + abs(b[2] - a[2]) < 1e-3:
-            b = a + np.array([0.0, 1.0, 0.0])
-        caps.append((a, b, r, _P[part]))
-
-    # Torso: a left, a right and a middle column, the pelvis and the shoulder line.
-    chest_up = _unit(j["thorax"] - j["spine"])
-    for s in "lr":
-        lo = j["pelvis"] + 0.45 * (j[f"{s}_hip"] - j["pelvis"]) + 30 * up
-        hi = j["thorax"] + 0.5 * (j[f"{s}_shoulder"] - j["thorax"]) - 75 * chest_up
-        add(lo, 0.5 * (lo + hi) + 0.4 * (j["spine"] - 0.5 * (lo + hi)) - 0.2 * R["torso_side"] * fwd,
-            R["torso_side"], "torso")
-        add(0.5 * (lo + hi) + 0.4 * (j["spine"] - 0.5 * (lo + hi)) - 0.2 * R["torso_side"] * fwd, hi,
-            R["torso_side"], "torso")
-    add(j["pelvis"] + 40 * up, j["spine"], R["torso_mid"], "torso")
-    add(j["spine"], j["thorax"] - 60 * chest_up, R["torso_mid"], "torso")
-    # The pelvis reaches below the hip joints (buttocks, crotch).
-    add(j["l_hip"] - 30 * up - 15 * fwd, j["r_hip"] - 30 * up - 15 * fwd, R["pelvis"], "torso")
-    add(j["l_shoulder"], j["r_shoulder"], R["shoulders"], "torso")
-    # Neck and head: the head is a short capsule below the head top, the nose ('neck') in front.
-    head_axis = _unit(j["head"] - j["thorax"])
-    centre = j["head"] - 0.95 * R["head"] * head_axis
-    face = _unit(j["neck"] - centre - np.dot(j["neck"] - centre, head_axis) * head_axis + 1e-3 * fwd)
-    add(j["thorax"], centre - 0.3 * R["head"] * head_axis, R["neck"], "neck")
-    add(centre + 0.15 * R["head"] * face, centre - 0.35 * R["head"] * head_axis + 0.1 * R["head"] * face,
-        R["head"], "head")
-    for s in "lr":
-        add(j[f"{s}_shoulder"], j[f"{s}_elbow"], R["upper_arm"], f"{s}_upper_arm")
-        add(j[f"{s}_elbow"], j[f"{s}_wrist"], R["forearm"], f"{s}_forearm")
-        fore = _unit(j[f"{s}_wrist"] - j[f"{s}_elbow"])
-        hand = j[f"{s}_wrist"] + 55 * fore
-        add(hand, hand + 25 * fore, R["hand"], f"{s}_hand")
-        add(j[f"{s}_hip"], j[f"{s}_knee"], R["thigh"], f"{s}_thigh")
-        add(j[f"{s}_knee"], j[f"{s}_ankle"], R["shin"], f"{s}_shin")
-        shin = _unit(j[f"{s}_ankle"] - j[f"{s}_knee"])
-        foot = _unit(fwd - np.dot(fwd, shin) * shin + 1e-3 * up)
-        add(j[f"{s}_ankle"] + 35 * shin - 30 * foot, j[f"{s}_ankle"] + 50 * shin + 140 * foot,
-            R["foot"], f"{s}_foot")
-    a, b, r, part = zip(*caps)
-    return np.array(a), np.array(b), np.array(r), np.array(part)
+SHADOW_MAP_PX = 64  # side of the shadow map (one texel is about 40 mm of a standing body)
+_SHADOW_BIAS_MM = 60.0
+GAMMA = 2.2  # albedos and backgrounds are sRGB-like; light adds up in linear units
 
 
 def ray_directions(K, size):
@@ -135,9 +72,10 @@ def ray_directions(K, size):
     return d.reshape(-1, 3)
 
 
-def _capsule_boxes(a, b, radius, K, size, pad=0):
-    """Conservative pixel boxes (C, 4) ``x0, x1, y0, y1`` (end exclusive) of capsules in the crop,
-    grown by ``pad`` pixels (for rays that deviate from the pinhole ``K``, e.g. through a lens)."""
+def _cone_boxes(a, b, radius, K, size, pad=0):
+    """Conservative pixel boxes (C, 4) ``x0, x1, y0, y1`` (end exclusive) of cones of largest radius
+    ``radius`` (C,) in the crop, grown by ``pad`` pixels (for rays that deviate from the pinhole
+    ``K``, e.g. through a lens)."""
     ends = np.concatenate([a, b])
     z = np.maximum(ends[:, 2], 1.0)
     u = K[0, 0] * ends[:, 0] / z + K[0, 1] * ends[:, 1] / z + K[0, 2]
@@ -154,21 +92,25 @@ def _capsule_boxes(a, b, radius, K, size, pad=0):
     return np.clip(box, 0, size).astype(np.int64)
 
 
-def raycast_capsules(a, b, radius, K, size, rays=None):
-    """Nearest ray-capsule hits for every pixel of a ``size`` x ``size`` image.
+def raycast_cones(a, b, radius, K, size, rays=None, flat=None):
+    """Nearest ray-cone hits for every pixel of a ``size`` x ``size`` image (a z-buffer).
 
     Args:
-      a, b: (C, 3) capsule segment ends, camera coordinates mm (z forward).
-      radius: (C,) mm.
+      a, b: (C, 3) cone segment ends, camera coordinates mm (z forward).
+      radius: (C,) mm (capsules) or (C, 2) mm at ``a`` and at ``b`` (round cones; ``|ra - rb|``
+        must be below ``|b - a|``).
       K: (3, 3) intrinsics of the image (crop pixels).
       rays: optional precomputed ``ray_directions(K, size)`` (z components 1).
+      flat: optional bool (C,): cones cut flat at ``b`` (a disc of radius ``rb`` instead of the
+        end sphere beyond ``b``: a skirt's hem).
     Returns a dict: ``depth`` float64 (S, S) mm (z of the hit, inf where nothing is hit),
-      ``index`` int64 (S, S) capsule index (-1 none), and for the hit pixels only (flat pixel
+      ``index`` int64 (S, S) cone index (-1 none), and for the hit pixels only (flat pixel
       indices ``pixels`` (H,)): ``normal`` float64 (H, 3) unit outward normals, ``axial`` (H,)
       position along the hit segment in [0, 1] (a -> b), ``point`` (H, 3) hit points mm.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     radius = np.asarray(radius, dtype=np.float64)
+    ra, rb = (radius, radius) if radius.ndim == 1 else (radius[:, 0], radius[:, 1])
     K = np.asarray(K, dtype=np.float64)
     pad = 0
     if rays is None:
@@ -180,7 +122,7 @@ def raycast_capsules(a, b, radius, K, size, rays=None):
         pad = int(np.ceil(max(np.abs(u.reshape(size, size) - c[None, :]).max(),
                               np.abs(v.reshape(size, size) - c[:, None]).max())))
     P = size * size
-    boxes = _capsule_boxes(a, b, radius, K, size, pad)
+    boxes = _cone_boxes(a, b, np.maximum(ra, rb), K, size, pad)
     pix, counts = [], []
     for x0, x1, y0, y1 in boxes:
         p = (np.arange(y0, y1)[:, None] * size + np.arange(x0, x1)[None, :]).ravel()
@@ -189,177 +131,294 @@ def raycast_capsules(a, b, radius, K, size, rays=None):
     depth = np.full(P, np.inf)
     index = np.full(P, -1, dtype=np.int64)
     pix = np.concatenate(pix)
-    # Struct-of-arrays: per-pair ray (rx, ry, 1) and per-capsule constants repeated per pair.
-    rx, ry = rays[pix, 0], rays[pix, 1]
+    owner = np.repeat(np.arange(len(a)), counts)
+    # Unit rays d from the origin; t is then the distance along the ray and z = t * dz.
+    inv = 1.0 / np.sqrt(rays[:, 0] ** 2 + rays[:, 1] ** 2 + 1.0)
+    dx, dy, dz = (rays[:, 0] * inv)[pix], (rays[:, 1] * inv)[pix], inv[pix]
+    # Quilez's ray-round-cone (https://iquilezles.org/articles/intersectors) with the ray's origin
+    # at 0 (oa = -a, ob = -b): every term without the direction is a constant of the cone.
     ba = b - a
-    per_cap = np.stack([a[:, 0], a[:, 1], a[:, 2], ba[:, 0], ba[:, 1], ba[:, 2],
-                        np.sum(ba * ba, 1), -np.sum(ba * a, 1), np.sum(a * a, 1), radius**2])
-    ax, ay, az, bx, by, bz, baba, baoa, oaoa, r2 = np.repeat(per_cap, counts, axis=1)
-    bard = bx * rx + by * ry + bz
-    rdoa = -(ax * rx + ay * ry + az)
-    rdrd = rx * rx + ry * ry + 1.0
-    # Infinite cylinder (Quilez's ray-capsule); a miss there is a miss of the capsule.
-    qa = baba * rdrd - bard * bard
-    qb = baba * rdoa - baoa * bard
-    qc = baba * oaoa - baoa * baoa - r2 * baba
-    h = qb * qb - qa * qc
-    qa_ok = np.where(qa > 1e-12, qa, 1e-12)
-    t = (-qb - np.sqrt(np.maximum(h, 0.0))) / qa_ok
-    y = baoa + t * bard
-    body = (h >= 0) & (y > 0) & (y < baba) & (qa > 1e-12)
-    # End caps: the sphere at a (y <= 0) or at b (y >= baba); oc = origin - centre.
-    at_b = y > 0
-    ox, oy, oz = -(ax + at_b * bx), -(ay + at_b * by), -(az + at_b * bz)
-    cb = rx * ox + ry * oy + oz
-    cc = ox * ox + oy * oy + oz * oz - r2
-    hc = cb * cb - rdrd * cc
-    tc = (-cb - np.sqrt(np.maximum(hc, 0.0))) / rdrd
-    t = np.where(body, t, np.where(hc >= 0, tc, np.inf))
+    rr = ra - rb
+    m0, m1, m5, m7 = np.sum(ba * ba, 1), -np.sum(ba * a, 1), np.sum(a * a, 1), np.sum(b * b, 1)
+    d2c = m0 - rr * rr
+    c1 = rr * ra - m1
+    k0c = d2c * m5 - m1 * m1 + 2.0 * m1 * rr * ra - m0 * ra * ra
+    per_cap = np.stack([a[:, 0], a[:, 1], a[:, 2], ba[:, 0], ba[:, 1], ba[:, 2], d2c, c1, k0c,
+                        ra * ra - m5, rb * rb - m7])
+    ax, ay, az, bax, bay, baz, d2, c1p, k0, ch1, ch2 = np.repeat(per_cap, counts, axis=1)
+    m2 = bax * dx + bay * dy + baz * dz  # ba.d
+    m3 = -(ax * dx + ay * dy + az * dz)  # oa.d
+    k2 = d2 - m2 * m2
+    k1 = d2 * m3 + m2 * c1p
+    h = k1 * k1 - k0 * k2
+    sharp = np.abs(k2) > 1e-9
+    t_body = (-np.sqrt(np.maximum(h, 0.0)) - k1) / np.where(sharp, k2, 1e-9)
+    y = t_body * m2 - c1p
+    body = (h >= 0) & (y > 0) & (y < d2) & sharp
+    # The end spheres (their first hits); the hull's entry is the nearest of the three.
+    m6 = m3 - m2  # ob.d
+    h1 = m3 * m3 + ch1
+    h2 = m6 * m6 + ch2
+    t1 = np.where(h1 >= 0, -m3 - np.sqrt(np.maximum(h1, 0.0)), np.inf)
+    t2 = np.where(h2 >= 0, -m6 - np.sqrt(np.maximum(h2, 0.0)), np.inf)
+    cut = None
+    if flat is not None and np.any(flat):
+        cut = np.flatnonzero(np.asarray(flat, dtype=bool)[owner])
+        oc = owner[cut]
+        # the end sphere only up to the plane through b; beyond it, the disc in that plane
+        beyond = t2[cut] * m2[cut] + m1[oc] > m0[oc]  # (p - a).ba > |ba|^2 at the sphere's hit
+        t2[cut[beyond]] = np.inf
+        denom = m2[cut]
+        ok = np.abs(denom) > 1e-12
+        t_disc = np.where(ok, (m0[oc] - m1[oc]) / np.where(ok, denom, 1.0), np.inf)
+        off = np.stack([dx[cut], dy[cut], dz[cut]], 1) * t_disc[:, None] - b[oc]
+        t_disc[np.sum(off * off, 1) > rb[oc] ** 2] = np.inf
+        t2[cut] = np.minimum(t2[cut], t_disc)
+        t_disc_all = np.full_like(t2, np.inf)
+        t_disc_all[cut] = t_disc
+    t = np.minimum(np.where(body, t_body, np.inf), np.minimum(t1, t2))
     t[t <= 0] = np.inf
-    np.minimum.at(depth, pix, t)
-    win = np.flatnonzero(np.isfinite(t) & (t == depth[pix]))
+    z = t * dz
+    np.minimum.at(depth, pix, z)
+    win = np.flatnonzero(np.isfinite(z) & (z == depth[pix]))
     wp = pix[win]
-    cap = np.repeat(np.arange(len(a)), counts)[win]
+    cap = owner[win]
     index[wp] = cap
-    # Ties (equal depths) keep the last written capsule: one winner per pixel.
+    # Ties (equal depths) keep the last written cone: one winner per pixel.
     keep = index[wp] == cap
     win, wp, cap = win[keep], wp[keep], cap[keep]
     tw = t[win]
-    point = np.stack([tw * rx[win], tw * ry[win], tw], axis=1)
-    s = np.clip(np.sum((point - a[cap]) * ba[cap], 1) / baba[win], 0.0, 1.0)
-    normal = (point - (a[cap] + s[:, None] * ba[cap])) / radius[cap, None]
+    point = np.stack([tw * dx[win], tw * dy[win], tw * dz[win]], axis=1)
+    s = np.clip(np.sum((point - a[cap]) * ba[cap], 1) / m0[cap], 0.0, 1.0)
+    # Normals: of the cone's side (Quilez: d2 (p - a) - ba y) or of the end sphere that was hit.
+    on_body = body[win] & (tw == t_body[win])
+    side = d2c[cap, None] * (point - a[cap]) - ba[cap] * y[win, None]
+    sphere_a = tw == t1[win]
+    centre = np.where(sphere_a[:, None], a[cap], b[cap])
+    normal = np.where(on_body[:, None], side, point - centre)
+    if cut is not None:
+        disc = (tw == t_disc_all[win]) & ~on_body
+        normal[disc] = ba[cap[disc]]
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
     S = size
     return {"depth": depth.reshape(S, S), "index": index.reshape(S, S), "pixels": wp,
             "normal": normal, "axial": s, "point": point}
 
 
-# ----------------------------------------------------------------------------- appearance
+# ----------------------------------------------------------------------------- light
 
-_SKIN = np.array([[0.96, 0.80, 0.69], [0.89, 0.69, 0.55], [0.76, 0.55, 0.40], [0.55, 0.37, 0.25],
-                  [0.36, 0.23, 0.15]])
-_HAIR = np.array([[0.08, 0.06, 0.05], [0.25, 0.15, 0.08], [0.45, 0.30, 0.15], [0.80, 0.65, 0.35],
-                  [0.60, 0.58, 0.55]])
-
-
-def _hsv(h, s, v):
-    i = int(h * 6) % 6
-    f = h * 6 - int(h * 6)
-    p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
-    return np.array([(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i])
+def _tint(rng, spread):
+    """A light colour (3,) of unit mean: a colour temperature (warm to cool) of ``spread``."""
+    w = rng.uniform(-1.0, 1.0) * spread
+    c = np.array([1.0 + 0.25 * w, 1.0, 1.0 - 0.3 * w])
+    return c / c.mean()
 
 
-def sample_appearance(rng):
-    """Clothing and skin of a subject: a dict of RGB colours in [0, 1] and garment choices."""
-    k = rng.uniform(0, len(_SKIN) - 1)
-    skin = _SKIN[int(k)] + (k - int(k)) * (_SKIN[min(int(k) + 1, len(_SKIN) - 1)] - _SKIN[int(k)])
-    shirt = _hsv(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.35, 0.95))
-    if rng.random() < 0.6:  # jeans, grey, black, khaki
-        trousers = np.array([[0.15, 0.22, 0.42], [0.35, 0.35, 0.38], [0.10, 0.10, 0.12],
-                             [0.60, 0.52, 0.36]])[rng.integers(4)] * rng.uniform(0.8, 1.2)
-    else:
-        trousers = _hsv(rng.random(), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8))
-    return {
-        "skin": skin, "hair": _HAIR[rng.integers(len(_HAIR))] * rng.uniform(0.8, 1.2),
-        "shirt": shirt, "print": np.clip(shirt * 0.35 + 0.65 * rng.uniform(0.6, 1.0), 0, 1),
-        "trousers": np.clip(trousers, 0, 1), "shoes": _hsv(rng.random(), rng.uniform(0, 0.6), rng.uniform(0.05, 0.5)),
-        "long_sleeves": bool(rng.random() < 0.55), "long_trousers": bool(rng.random() < 0.8),
-        "stripe_strength": float(rng.uniform(0.35, 0.6)),
-    }
+def _coloured(rng):
+    """A saturated light colour (3,) of unit mean (a coloured lamp, a neon, a stage light)."""
+    c = looks.hsv(rng.random(), rng.uniform(0.3, 0.75), 1.0)
+    return c / c.mean()
 
 
-def _part_colours(app):
-    """(len(PARTS), 3) base colours and (len(PARTS),) stripe flags for an appearance."""
-    sleeve = app["shirt"] if app["long_sleeves"] else app["skin"]
-    leg = app["trousers"] if app["long_trousers"] else app["skin"]
-    table = {"torso": app["shirt"], "head": app["skin"], "neck": app["skin"], "upper_arm": app["shirt"],
-             "forearm": sleeve, "hand": app["skin"], "thigh": app["trousers"], "shin": leg,
-             "foot": app["shoes"]}
-    colours = np.array([table[p[2:] if p[:2] in ("l_", "r_") else p] for p in PARTS])
-    clothed = {"upper_arm": True, "forearm": app["long_sleeves"], "thigh": True,
-               "shin": app["long_trousers"], "foot": True}
-    stripes = np.array([p.startswith("l_") and clothed.get(p[2:], False) for p in PARTS])
-    return colours, stripes
+def _direction(rng, elevation_deg, azimuth_spread_deg):
+    """Unit vector (3,) towards a light in the camera frame (y down, z forward): ``elevation``
+    above the horizon, azimuth around the subject (0: from the camera's side, 180: from behind)."""
+    el = np.deg2rad(rng.uniform(*elevation_deg))
+    az = np.deg2rad(rng.uniform(-azimuth_spread_deg, azimuth_spread_deg))
+    return np.array([np.cos(el) * np.sin(az), -np.sin(el), -np.cos(el) * np.cos(az)])
 
 
-def _smooth_noise(rng, size, grid, channels=3):
-    """Bilinearly upsampled ``grid`` x ``grid`` uniform noise -> (size, size, channels) in [0, 1]."""
-    g = rng.random((grid, grid, channels))
-    x = (np.arange(size) + 0.5) * (grid - 1) / size
-    lo = np.minimum(x.astype(int), grid - 2)
-    w = x - lo
-    U = np.zeros((size, grid))
-    U[np.arange(size), lo] = 1 - w
-    U[np.arange(size), lo + 1] = w
-    rows = np.tensordot(U, g, axes=(1, 0))  # (size, grid, channels)
-    return np.matmul(rows.transpose(0, 2, 1), U.T).transpose(0, 2, 1)
+def sample_lighting(rng):
+    """A random scene light: a dict with ``ambient`` (3,) linear RGB, ``sky`` (how much brighter the
+    ambient is on upward surfaces, 0..0.5), ``lights`` a list of ``(direction (3,) unit towards the
+    light, camera frame; rgb (3,) linear)``, ``shadows`` (cast shadows of the first light).
 
-
-def background(rng, size):
-    """A random procedural background float32 (size, size, 3) in [0, 1]: a two-colour gradient,
-    smooth colour noise and a few soft blobs (clutter)."""
-    c0, c1 = rng.random(3), rng.random(3)
-    ang = rng.uniform(0, 2 * np.pi)
-    g = (np.arange(size) + 0.5) / size - 0.5
-    ramp = np.clip(0.5 + np.cos(ang) * g[None, :] + np.sin(ang) * g[:, None], 0, 1)[..., None]
-    img = c0 + (c1 - c0) * ramp
-    img += rng.uniform(0.05, 0.35) * (_smooth_noise(rng, size, int(rng.integers(3, 9))) - 0.5)
-    for _ in range(int(rng.integers(0, 5))):
-        cx, cy = rng.uniform(0, size, 2)
-        rx, ry = rng.uniform(0.05, 0.3, 2) * size
-        x0, x1 = int(max(cx - rx, 0)), int(min(cx + rx + 1, size))
-        y0, y1 = int(max(cy - ry, 0)), int(min(cy + ry + 1, size))
-        if x1 <= x0 or y1 <= y0:
-            continue
-        xx = (np.arange(x0, x1) + 0.5 - cx) / rx
-        yy = (np.arange(y0, y1) + 0.5 - cy) / ry
-        m = np.clip(1.5 * (1 - (xx[None, :] ** 2 + yy[:, None] ** 2)), 0, 1)[..., None]
-        img[y0:y1, x0:x1] += m * (rng.random(3) - img[y0:y1, x0:x1]) * rng.uniform(0.5, 1.0)
-    return np.clip(img, 0, 1)
-
-
-def _floor(rng, img, K, floor, size, contacts):
-    """Paint a tiled floor plane where rays hit it (``img`` float32 (S, S, 3), in place).
-
-    ``floor``: dict with ``point`` (3,) and ``normal`` (3,) (pointing up), ``axes`` (2, 3)
-    in-plane unit vectors, all in camera coordinates mm. ``contacts``: (centre (3,), sigma mm,
-    strength) soft contact shadows around the vertical drop of body points.
-    Returns bool (S, S): the pixels that show the floor.
+    Kinds: indoor (an ambient and one or two lamps), sun (a strong warm light, a blue sky,
+    cast shadows), dark room (a near-black ambient and one lamp, often coloured), overcast (bright
+    ambient, a weak light).
     """
-    n, p0 = np.asarray(floor["normal"], dtype=np.float64), np.asarray(floor["point"], dtype=np.float64)
-    axes = np.asarray(floor["axes"], dtype=np.float64)
-    # Rays d = (x(u, v), y(v), 1) are affine in the pixel, so d.n and d.axes are outer sums.
-    c = np.arange(size) + 0.5
-    yv = (c - K[1, 2]) / K[1, 1]
-    xu = (c - K[0, 2]) / K[0, 0]
-    xv = -(K[0, 1] / K[0, 0]) * yv
+    kind = rng.random()
+    if kind < 0.4:  # indoor
+        ambient = rng.uniform(0.2, 0.5) * _tint(rng, 0.6)
+        n = 1 + int(rng.random() < 0.4)
+        lights = [(_direction(rng, (0, 70), 120), rng.uniform(0.5, 1.1) * (_coloured(rng) if rng.random() < 0.12
+                                                                         else _tint(rng, 0.8))) for _ in range(n)]
+        sky, shadows = rng.uniform(0.0, 0.2), rng.random() < 0.06
+    elif kind < 0.65:  # sun
+        ambient = rng.uniform(0.12, 0.35) * np.array([0.85, 0.95, 1.2])
+        lights = [(_direction(rng, (15, 80), 180), rng.uniform(1.2, 2.2) * _tint(rng, 0.4) * np.array([1.08, 1.0, 0.9]))]
+        sky, shadows = rng.uniform(0.1, 0.4), rng.random() < 0.35
+    elif kind < 0.8:  # dark room
+        ambient = rng.uniform(0.005, 0.06) * _tint(rng, 1.0)
+        lights = [(_direction(rng, (-10, 60), 150), rng.uniform(0.15, 0.8) * (_coloured(rng) if rng.random() < 0.4
+                                                                             else _tint(rng, 1.0)))]
+        sky, shadows = 0.0, rng.random() < 0.2
+    else:  # overcast
+        ambient = rng.uniform(0.55, 0.95) * _tint(rng, 0.3)
+        lights = [(_direction(rng, (30, 90), 180), rng.uniform(0.05, 0.3) * np.ones(3))]
+        sky, shadows = rng.uniform(0.2, 0.5), False
+    return {"ambient": ambient, "sky": float(sky), "lights": lights, "shadows": bool(shadows)}
 
-    def dot(w):
-        return ((w[0] * xv + w[1] * yv + w[2])[:, None] + (w[0] * xu)[None, :]).astype(np.float32)
 
-    denom = dot(n)
-    hit = denom * np.float32(np.dot(p0, n)) > 0  # t = (p0.n) / (d.n) > 0
-    if not hit.any():
-        return hit
-    t = np.float32(np.dot(p0, n)) / np.where(hit, denom, np.float32(1))
-    u = t * dot(axes[0]) - np.float32(p0 @ axes[0])
-    v = t * dot(axes[1]) - np.float32(p0 @ axes[1])
-    tile = np.float32(rng.uniform(300, 900))
-    checker = ((np.floor(u / tile) + np.floor(v / tile)) % 2)[..., None]
-    base, other = (rng.random(3) * 0.8 + 0.1).astype(np.float32), (rng.random(3) * 0.8 + 0.1).astype(np.float32)
-    col = base + np.float32(rng.uniform(0.0, 0.6)) * checker * (other - base)
-    shade = np.ones((size, size), dtype=np.float32)
-    for centre, sigma, strength in contacts:
-        du = u - np.float32((np.asarray(centre) - p0) @ axes[0])
-        dv = v - np.float32((np.asarray(centre) - p0) @ axes[1])
-        shade *= 1 - np.float32(strength) * np.exp((du * du + dv * dv) * np.float32(-0.5 / sigma**2))
-    fog = np.clip(t / np.float32(rng.uniform(15000, 40000)), 0, 1)[..., None]
-    floor_rgb = (col * shade[..., None]) * (1 - fog) + img * fog
-    np.copyto(img, floor_rgb, where=hit[..., None])
-    return hit
+FLAT_LIGHT = {"ambient": np.ones(3), "sky": 0.0, "lights": [], "shadows": False}  # pixel = albedo
+
+
+def _scaled(lighting, factor):
+    """``lighting`` with every light and the ambient multiplied by ``factor`` (scalar or (3,))."""
+    return {**lighting, "ambient": lighting["ambient"] * factor,
+            "lights": [(d, c * factor) for d, c in lighting["lights"]]}
+
+
+def _scene_level(lighting):
+    """Linear RGB (3,) of the light a typical surface of the scene gets (ambient + half the lights)."""
+    return lighting["ambient"] + 0.5 * sum((c for _, c in lighting["lights"]), np.zeros(3))
+
+
+def _irradiance(normal, lighting, up, shadow=None):
+    """Linear RGB (N, 3) light on surfaces of unit ``normal`` (N, 3); ``shadow`` (N,) in [0, 1]
+    scales the first light (1 = lit)."""
+    amb = lighting["ambient"][None, :] * (1.0 + lighting["sky"] * (normal @ up))[:, None]
+    out = amb
+    for k, (d, c) in enumerate(lighting["lights"]):
+        lam = np.clip(normal @ d, 0.0, None)
+        if k == 0 and shadow is not None:
+            lam = lam * shadow
+        out = out + lam[:, None] * c[None, :]
+    return out
+
+
+def _specular(normal, view, lighting, gloss, shadow=None):
+    """Blinn-Phong highlight (N, 3) linear: ``view`` (N, 3) unit towards the camera, ``gloss`` (N, 2)
+    strength and exponent."""
+    out = np.zeros_like(normal)
+    for k, (d, c) in enumerate(lighting["lights"]):
+        half = view + d[None, :]
+        half /= np.maximum(np.linalg.norm(half, axis=1, keepdims=True), 1e-9)
+        hl = np.clip(np.sum(normal * half, 1), 0.0, 1.0) ** gloss[:, 1] * (normal @ d > 0)
+        if k == 0 and shadow is not None:
+            hl = hl * shadow
+        out += (gloss[:, 0] * hl)[:, None] * c[None, :]
+    return out
+
+
+def shadow_map(cones, lighting, centre):
+    """The body's depth seen from far along the first light, for :func:`in_light`: a
+    ``SHADOW_MAP_PX`` square camera, almost orthographic, centred on ``centre`` (3,) camera mm."""
+    d = lighting["lights"][0][0]
+    dist = 30000.0
+    eye = centre + dist * d
+    zl = -d
+    xl = unit(cross(np.array([0.0, 1.0, 0.0]) if abs(zl[1]) < 0.9 else np.array([1.0, 0.0, 0.0]), zl))
+    rot = np.stack([xl, cross(zl, xl), zl])
+    n = SHADOW_MAP_PX
+    f = 0.5 * n * dist / 1300.0  # the map spans +-1.3 m around the centre
+    K = np.array([[f, 0.0, n / 2], [0.0, f, n / 2], [0.0, 0.0, 1.0]])
+    hit = raycast_cones((cones["a"] - eye) @ rot.T, (cones["b"] - eye) @ rot.T, cones["radius"], K, n, flat=cones["flat"])
+    return {"depth": hit["depth"], "eye": eye, "rot": rot, "f": f}
+
+
+def in_light(smap, points):
+    """float64 (N,): 0 where ``points`` (N, 3) camera mm are in the shadow of the body in the
+    :func:`shadow_map` ``smap``, 1 where the light reaches them."""
+    n = smap["depth"].shape[0]
+    p = (np.asarray(points) - smap["eye"]) @ smap["rot"].T
+    # the four nearest texels' tests, bilinearly weighted: soft edges a texel wide
+    x = smap["f"] * p[:, 0] / p[:, 2] + n / 2 - 0.5
+    y = smap["f"] * p[:, 1] / p[:, 2] + n / 2 - 0.5
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+    lit = np.zeros(len(p))
+    for du, dv, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        u, v = x0.astype(np.int64) + du, y0.astype(np.int64) + dv
+        inside = (u >= 0) & (u < n) & (v >= 0) & (v < n)
+        occluder = np.full(len(p), np.inf)
+        occluder[inside] = smap["depth"][v[inside], u[inside]]
+        lit += w * (occluder >= p[:, 2] - _SHADOW_BIAS_MM)
+    return lit
+
+
+def _to_srgb(linear):
+    """sRGB values of linear ones (clipped to [0, 1])."""
+    return np.power(np.clip(linear, 0.0, 1.0), 1.0 / GAMMA)
+
+
+def _gain(linear_factor):
+    """The factor (float32) that scales sRGB values as ``linear_factor`` scales linear light."""
+    return np.power(np.maximum(linear_factor, 0.0), 1.0 / GAMMA).astype(np.float32)
+
+
+def _scene(rng, size, lighting, backdrop):
+    """The backdrop float32 (S, S, 3) sRGB and the light, matched to each other: a procedural
+    background is lit as the person is; a person before a photograph is lit as brightly, and in its
+    colour cast, as the photograph is (unless ``lighting`` is given). The image stays sRGB: scaling
+    linear light by k scales sRGB by k^(1/gamma), so only the body's pixels go through linear."""
+    light = sample_lighting(rng) if lighting is None else lighting
+    if backdrop is None:
+        return backgrounds.procedural(rng, size) * _gain(_scene_level(light) / backgrounds.REFERENCE_LEVEL), light
+    img = backdrop.draw(rng, size)
+    if lighting is None:
+        mean = np.power(img.reshape(-1, 3).mean(0, dtype=np.float64), GAMMA) + 1e-4
+        want = backgrounds.REFERENCE_LEVEL * mean.mean() / backgrounds.TYPICAL_ALBEDO * rng.uniform(0.75, 1.35)
+        cast = 0.5 + 0.5 * mean / mean.mean()
+        light = _scaled(light, float(np.clip(want / _scene_level(light).mean(), 0.1, 4.0)) * cast)
+    return img, light
+
+
+def _paint_floor(img, part, rng, K, floor, light, up, smap, joints_cam):
+    """Paint the floor into ``img`` (S, S, 3) and ``part`` (S*S,) in place: lit as a plane (the same
+    light everywhere but in the body's cast shadow and its contact shadows); a floor with
+    ``"visible": False`` (a photograph's ground) only darkens the image where the shadows fall."""
+    size = img.shape[0]
+    fl = backgrounds.floor_hits(rng, K, floor, size)
+    on = np.flatnonzero(fl["hit"].reshape(-1))
+    if not len(on):
+        return
+    direct = [c * max(float(up @ d), 0.0) for d, c in light["lights"]]
+    unlit = light["ambient"] * (1.0 + light["sky"]) + sum(direct, np.zeros(3))
+    depth = fl["depth"].reshape(-1)[on]
+    gain = _gain(backgrounds.contact_shadows(fl["u"].reshape(-1)[on], fl["v"].reshape(-1)[on], floor, joints_cam))[:, None]
+    if smap is not None and direct:
+        pts = ray_directions(K, size)[on] * depth[:, None]
+        gain = gain * _gain(unlit[None, :] - (1.0 - in_light(smap, pts))[:, None] * direct[0][None, :])
+    else:
+        gain = gain * _gain(unlit)[None, :]
+    flat = img.reshape(-1, 3)
+    if floor.get("visible", True):
+        fog = backgrounds.fog(rng, depth)[:, None]
+        flat[on] = fl["albedo"].reshape(-1, 3)[on] * gain * (1 - fog) + flat[on] * fog
+        part[on] = FLOOR
+    else:
+        flat[on] *= gain / _gain(unlit)[None, :]
+
+
+def _camera(img, part, rng, light, noise):
+    """The image as a camera records it, uint8 (S, S, 3): silhouettes antialiased (an edge pixel of
+    ``part`` (S, S) mixes with its neighbours), with ``noise`` sometimes a slight blur (defocus,
+    motion) and sensor noise, stronger in a dark scene (a high gain)."""
+    size = img.shape[0]
+    edge = np.zeros((size, size), dtype=bool)
+    across, down = part[:, 1:] != part[:, :-1], part[1:, :] != part[:-1, :]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    edge[1:, :] |= down
+    edge[:-1, :] |= down
+    r, c = np.nonzero(edge)
+    lo, hi = np.maximum(r - 1, 0), np.minimum(r + 1, size - 1)
+    left, right = np.maximum(c - 1, 0), np.minimum(c + 1, size - 1)
+    img[r, c] = (img[r, c] * 2 + img[lo, c] + img[hi, c] + img[r, left] + img[r, right]) * np.float32(1 / 6)
+    if noise:
+        if rng.random() < 0.4:
+            img = (img * 2 + np.roll(img, 1, 0) + np.roll(img, -1, 0) + np.roll(img, 1, 1)
+                   + np.roll(img, -1, 1)) * np.float32(1 / 6)
+        gain = 1.0 + 2.0 * float(np.clip(0.25 - _scene_level(light).mean(), 0.0, 0.25)) / 0.25
+        # uniform noise of the same spread as Gaussian sensor noise (a quarter of the cost)
+        sigma = np.float32(rng.uniform(0, 0.025) * gain * 12 ** 0.5)
+        img += (rng.random(img.shape, dtype=np.float32) - np.float32(0.5)) * sigma
+    return np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
 def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor=None,
-                  noise=True, rays=None, lighting=None, joints_2d=None):
+                  noise=True, rays=None, lighting=None, joints_2d=None, backdrop=None):
     """Render a person into a ``size`` x ``size`` crop.
 
     Args:
@@ -367,17 +426,19 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
       K: (3, 3) intrinsics of the crop (crop pixels).
       size: crop side in pixels.
       rng: numpy Generator (lighting, background, noise, colour jitter).
-      appearance: :func:`sample_appearance` dict (default: a random one from ``rng``).
+      appearance: :func:`appearance.sample_appearance` dict (default: a random one from ``rng``).
       girth: limb thickness factor of the subject.
-      floor: optional plane dict (see ``_floor``) in camera coordinates.
+      floor: optional plane dict (see ``backgrounds.floor_hits``) in camera coordinates; with
+        ``"visible": False`` it only catches shadows (a photograph's ground).
       noise: add sensor noise and a random blur.
       rays: optional per-pixel rays (size*size, 3), z = 1: ``ray_directions(K, size)`` (default), or
         the rays of a lens with distortion (then ``K`` is its pinhole approximation, used for the
         floor and for culling).
-      lighting: optional ``(direction (3,), ambient)``: unit vector towards the light (camera
-        frame) and ambient share in [0, 1]; default random.
+      lighting: optional :func:`sample_lighting` dict (e.g. ``FLAT_LIGHT``); default random.
       joints_2d: optional (17, 2) crop pixels where the joints appear (default: projected with ``K``);
         give them when ``rays`` are not the pinhole rays of ``K``.
+      backdrop: optional ``backgrounds.PhotoBackgrounds`` (a crop of a real photograph behind the
+        person, the light matched to it); default a procedural background.
     Returns a dict: ``image`` uint8 (S, S, 3), ``depth`` float32 (S, S) mm (inf: background/floor),
       ``part`` int16 (S, S) (index into ``PARTS``, -1 background, -2 floor), ``visibility``
       float32 (17,) (1: the joint projects inside the crop and no other part is in front of it).
@@ -385,65 +446,41 @@ def render_person(joints_cam, K, size, rng, *, appearance=None, girth=1.0, floor
     joints_cam = np.asarray(joints_cam, dtype=np.float64)
     K = np.asarray(K, dtype=np.float64)
     if appearance is None:
-        appearance = sample_appearance(rng)
-    a, b, radius, part_of = body_capsules(joints_cam, girth)
-    hit = raycast_capsules(a, b, radius, K, size, rays=rays)
+        appearance = looks.sample_appearance(rng)
+    cones = body_cones(joints_cam, girth, appearance)
+    hit = raycast_cones(cones["a"], cones["b"], cones["radius"], K, size, rays=rays, flat=cones["flat"])
     wp = hit["pixels"]
     part = np.full(size * size, BACKGROUND, dtype=np.int16)
 
-    img = background(rng, size).astype(np.float32)
+    img, light = _scene(rng, size, lighting, backdrop)
+    # towards the sky: the floor's normal, else the camera's up (its y axis points down)
+    up = unit(np.asarray(floor["normal"], np.float64)) if floor is not None else np.array([0.0, -1.0, 0.0])
+    smap = shadow_map(cones, light, joints_cam[_I["pelvis"]]) if light["shadows"] and light["lights"] else None
     if floor is not None:
-        contacts = [(joints_cam[_I["pelvis"]], 350.0, 0.35), (joints_cam[_I["l_ankle"]], 130.0, 0.45),
-                    (joints_cam[_I["r_ankle"]], 130.0, 0.45)]
-        part[_floor(rng, img, K, floor, size, contacts).reshape(-1)] = FLOOR
-    pid = part_of[hit["index"].reshape(-1)[wp]]
-    part[wp] = pid
-
-    # Shading of the body pixels.
-    colours, stripes = _part_colours(appearance)
-    colours = np.clip(colours * rng.uniform(0.92, 1.08, (1, 3)), 0, 1)
-    n, s_ax, pts = hit["normal"], hit["axial"], hit["point"]
-    col = colours[pid]
-    up, left, fwd = body_frame(joints_cam)
-    # Left limbs: bands along the limb (about 6 per segment).
-    band = stripes[pid] & ((np.floor(s_ax * 6) % 2) == 1)
-    col[band] *= 1 - appearance["stripe_strength"]
-    # Shirt print on the front of the chest.
-    torso_len = np.linalg.norm(joints_cam[_I["thorax"]] - joints_cam[_I["pelvis"]])
-    height = (pts - joints_cam[_I["pelvis"]]) @ up / max(torso_len, 1.0)
-    front = (pid == _P["torso"]) & (n @ fwd > 0.45) & (height > 0.35) & (height < 0.8)
-    col[front] = appearance["print"]
-    # Hair on the back and top of the head; face in front.
-    head_axis = _unit(joints_cam[_I["head"]] - joints_cam[_I["thorax"]])
-    face_dir = _unit(fwd - np.dot(fwd, head_axis) * head_axis)
-    hair = (pid == _P["head"]) & ((n @ face_dir < -0.1) | (n @ head_axis > 0.55))
-    col[hair] = appearance["hair"]
-    # Lambertian shading under a random light (camera frame, mostly from the camera side, above).
-    light = _unit(np.array([rng.uniform(-1, 1), rng.uniform(-1.2, 0.3), rng.uniform(-1.2, 0.1)]))
-    ambient, gain = rng.uniform(0.25, 0.5), rng.uniform(0.8, 1.1)
-    if lighting is not None:
-        light, ambient, gain = np.asarray(lighting[0], dtype=np.float64), float(lighting[1]), 1.0
-    lam = ambient + (1 - ambient) * np.clip(n @ light, 0, 1) * gain
-    img.reshape(-1, 3)[wp] = col * lam[:, None]
-
-    if noise:
-        if rng.random() < 0.4:  # slight blur (defocus / motion)
-            img = (img * 2 + np.roll(img, 1, 0) + np.roll(img, -1, 0) + np.roll(img, 1, 1)
-                   + np.roll(img, -1, 1)) * np.float32(1 / 6)
-        img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0, 0.025))
-    image = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
+        _paint_floor(img, part, rng, K, floor, light, up, smap, joints_cam)
+    part[wp] = cones["part"][hit["index"].reshape(-1)[wp]]
+    # Surface colour (sRGB albedo, gloss) from skin, hair and clothes; light in linear units.
+    albedo, gloss = looks.surface(appearance, rng, cones, hit, joints_cam, K)
+    n = hit["normal"]
+    lit = None if smap is None else in_light(smap, hit["point"])
+    view = -hit["point"] / np.maximum(np.linalg.norm(hit["point"], axis=1, keepdims=True), 1e-9)
+    col = np.power(albedo, GAMMA) * _irradiance(n, light, up, lit) + _specular(n, view, light, gloss, lit)
+    img.reshape(-1, 3)[wp] = _to_srgb(col)
+    part = part.reshape(size, size)
+    image = _camera(img, part, rng, light, noise)
 
     depth = hit["depth"]
-    part = part.reshape(size, size)
+    skirt = float(cones["radius"][cones["part"] == _P["skirt"]].max()) if np.any(cones["part"] == _P["skirt"]) else 0.0
     return {"image": image, "depth": depth.astype(np.float32), "part": part,
-            "visibility": joint_visibility(joints_cam, K, size, depth, part, joints_2d)}
+            "visibility": joint_visibility(joints_cam, K, size, depth, part, joints_2d, skirt_radius=skirt)}
 
 
-def joint_visibility(joints_cam, K, size, depth, part, joints_2d=None):
+def joint_visibility(joints_cam, K, size, depth, part, joints_2d=None, skirt_radius=0.0):
     """float32 (17,): 1 where a joint projects inside the crop and is not hidden by a nearer part.
 
     A joint counts as hidden when the pixel it projects to shows a part that does not contain it,
-    more than its own surface margin (``_JOINT_DEPTH_MARGIN``) in front of it.
+    more than its own surface margin (``_JOINT_DEPTH_MARGIN``) in front of it; a skirt hides the
+    hips and knees it wraps only when it is more than ``skirt_radius`` mm (its flare) in front.
     """
     z = joints_cam[:, 2]
     if joints_2d is None:
@@ -459,6 +496,9 @@ def joint_visibility(joints_cam, K, size, depth, part, joints_2d=None):
         r, c = int(v[j]), int(u[j])
         p = int(part[r, c])
         own = p >= 0 and PARTS[p] in _JOINT_PARTS[name]
-        hidden = not own and p >= 0 and depth[r, c] < z[j] - _JOINT_DEPTH_MARGIN[name]
+        margin = _JOINT_DEPTH_MARGIN[name]
+        if p == _P["skirt"] and name in _SKIRT_JOINTS:
+            margin += skirt_radius
+        hidden = not own and p >= 0 and depth[r, c] < z[j] - margin
         vis[j] = 0.0 if hidden else 1.0
     return vis

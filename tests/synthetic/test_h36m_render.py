@@ -25,7 +25,7 @@ def test_lens_rays_put_limbs_where_the_lens_projects_them():
     box = np.array([uv[:, 0].mean() - 100, uv[:, 1].mean() - 100, 200.0])
     size = 100
     rays, inside = h36m_render.lens_rays(cam, box, size)
-    hit = render.raycast_capsules(top[None], bottom[None], np.array([15.0]), geometry.crop_intrinsics(
+    hit = render.raycast_cones(top[None], bottom[None], np.array([15.0]), geometry.crop_intrinsics(
         geometry.camera_matrix(cam["f"], cam["c"]), box, size), size, rays=rays)
     cols = np.flatnonzero(np.isfinite(hit["depth"][size // 2]))
     want = geometry.image_to_crop(uv, box, size)[:, 0].mean()

@@ -10,6 +10,8 @@ from kfusion.synthetic import benchmark as sy
 from kfusion.errors import KfusionError
 from kfusion.skeletons import H36M17
 
+from synthetic_photos import PHOTO_COLOURS, write_photo_folder
+
 
 @pytest.fixture(scope="module")
 def source():
@@ -124,3 +126,54 @@ def test_same_seed_same_bytes_across_two_processes(tmp_path):
     assert shards and shards == sorted(p.name for p in outs[1].glob("*.tfrecord"))
     for name in shards:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_photographs_are_behind_the_given_share_of_samples(tmp_path):
+    folder, colours = write_photo_folder(tmp_path / "photos"), PHOTO_COLOURS
+    photos = sy.PhotoBackgrounds(folder)
+    source = sy.PoseSource(seed=2)
+
+    def on_photo(share):
+        found = []
+        for i in range(8):
+            rec, out = sy.render_sample(source, "test", 2, i, 64, photos, share)
+            behind = np.median(rec["image"][out["part"] < 0].reshape(-1, 3), 0)  # the photograph or the floor
+            found.append(min(np.abs(behind - rgb).max() for rgb in colours.values()) < 25)
+        return np.mean(found)
+
+    assert on_photo(1.0) == 1.0 and on_photo(0.0) == 0.0
+    assert 0.0 < on_photo(0.5) < 1.0
+    # the same samples whatever the workers (the photographs travel to them)
+    a = list(sy.iter_samples("test", 3, seed=2, image_size=48, workers=1, backgrounds=folder))
+    b = list(sy.iter_samples("test", 3, seed=2, image_size=48, workers=2, backgrounds=folder))
+    for x, y in zip(a, b):
+        assert np.array_equal(x["image"], y["image"])
+    plain = next(sy.iter_samples("test", 1, seed=2, image_size=48, workers=1))
+    assert not np.array_equal(a[0]["image"], plain["image"])
+
+
+def test_cli_backgrounds_flags_and_a_bad_folder(tmp_path):
+    pytest.importorskip("tensorflow")
+    from kfusion.cli import prepare
+    from kfusion.data import records
+
+    folder = write_photo_folder(tmp_path / "photos")
+    parser = argparse.ArgumentParser()
+    prepare.add_arguments(parser)
+    out = tmp_path / "bench"
+    args = parser.parse_args(["synthetic", "--out", str(out), "--num-train", "2", "--num-test", "1", "--seed", "1",
+                              "--image-size", "32", "--workers", "1", "--backgrounds", str(folder),
+                              "--background-share", "1.0"])
+    assert prepare.run(args) == 0
+    generator = records.read_manifest(out)["generator"]
+    assert generator["backgrounds"] == {"folder": str(folder), "kind": "photos", "images": 3, "share": 1.0}
+    bad = tmp_path / "bad"
+    args = parser.parse_args(["synthetic", "--out", str(bad), "--num-train", "2", "--num-test", "1",
+                              "--backgrounds", str(tmp_path / "nowhere")])
+    with pytest.raises(KfusionError, match="nowhere: backgrounds folder not found") as err:
+        prepare.run(args)
+    assert "\n" not in str(err.value) and not bad.exists()  # checked before anything is written
+    args = parser.parse_args(["synthetic", "--out", str(bad), "--num-train", "2", "--num-test", "1",
+                              "--backgrounds", str(folder), "--background-share", "1.5"])
+    with pytest.raises(KfusionError, match=r"background_share is 1\.5; expected a fraction in \[0, 1\]"):
+        prepare.run(args)
