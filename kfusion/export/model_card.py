@@ -21,6 +21,11 @@ TRAINING_DATA = {
                     "Human3.6M is licensed for non-commercial research only and may not be redistributed; this "
                     "model was trained on its poses and inherits that restriction: non-commercial research use "
                     "only."),
+    "h36m-motion": ("Human3.6M's real 3D poses (Ionescu et al., TPAMI 2014; subjects S1, S5-S8) rendered with "
+                    "kfusion's synthetic people (`kfusion prepare motions`, `kfusion prepare synthetic --poses`).",
+                    "Human3.6M is licensed for non-commercial research only and may not be redistributed; this "
+                    "model was trained on its poses and inherits that restriction: non-commercial research use "
+                    "only."),
     "h36m": ("Human3.6M (Ionescu et al., TPAMI 2014): real videos, poses and cameras.",
              "Human3.6M is licensed for non-commercial research only; this model inherits that restriction: "
              "non-commercial research use only."),
@@ -34,13 +39,41 @@ TRAINING_DATA = {
 }
 
 
+# The kind of a pose file's source (``kfusion prepare motions``) -> the training source it makes a model's.
+POSE_SOURCES = {"h36m": "h36m-motion", "bvh": "synthetic"}
+
+
+def records_sources(records):
+    """The training sources of one records folder: its manifest's ``source`` and, for renders, the motions
+    they posed (``generator.pose_sources``, else the pose file's own ``meta``) and the photographs behind
+    them (``generator.backgrounds``). Raises KfusionError/OSError when the folder cannot be read."""
+    from kfusion.data.records import read_manifest
+
+    manifest = read_manifest(records)
+    out = [manifest["source"]]
+    gen = manifest.get("generator") or {}
+    kinds = gen.get("pose_sources")
+    poses = gen.get("poses")
+    if kinds is None and poses and Path(poses).suffix == ".npz":
+        from kfusion.io import load_npz
+        from kfusion.synthetic.poses import pose_sources
+
+        try:
+            kinds = pose_sources(load_npz(poses))
+        except KfusionError:
+            out.append(f"poses from `{poses}` (not readable here: check their licence)")
+    out += [POSE_SOURCES.get(k, f"poses of kind `{k}`") for k in kinds or []]
+    if isinstance(gen.get("backgrounds"), dict) and gen["backgrounds"].get("kind") == "lsp":
+        out.append("lsp")
+    return out
+
+
 def training_data(config_path):
     """Lines naming every training set of a model, each with its terms, from its run's config: the
     records of the stage (``data.records``), the 2D-only records its hourglass also learned from
     (``hourglass.extra_records`` of the run's hourglass stage, or of the config itself) and those its
-    fusion network learned from (``fusion.extra_records``)."""
-    from kfusion.data.records import read_manifest
-
+    fusion network learned from (``fusion.extra_records``), with the motions and photographs renders were
+    made of (:func:`records_sources`)."""
     sources = []
     if config_path:
         cfg = read_json(config_path)
@@ -51,10 +84,10 @@ def training_data(config_path):
         for records, fallback in ([(d.get("records"), d.get("source", "synthetic"))]
                                   + [(r, "2D-only records") for r in extras]):
             try:
-                source = read_manifest(records)["source"]
+                sources += records_sources(records)
             except (KfusionError, OSError, TypeError, KeyError):
-                source = fallback if fallback != "2D-only records" else f"`{records}` (2D only, not readable here)"
-            sources.append(source)
+                sources.append(fallback if fallback != "2D-only records"
+                               else f"`{records}` (2D only, not readable here)")
     lines = []
     for source in dict.fromkeys(sources or ["synthetic"]):
         what, terms = TRAINING_DATA.get(source, (f"Records of source `{source}`.", f"Check the licence of `{source}`."))

@@ -327,6 +327,7 @@ def build_benchmark(out_dir, *, num_train, num_test, seed, image_size=128, poses
         "folder": photos.folder, "kind": photos.kind, "images": photos.images, "share": float(background_share)}
     if poses is not None:
         generator["poses_split"] = "the file's splits" if poses.get("splits") is not None else "by subject"
+        generator["pose_sources"] = poses.get("sources")  # e.g. ["bvh", "h36m"]: the model card's terms
     manifest = records.write_manifest(out_dir, skeleton="h36m17", image_size=image_size, splits=splits,
                                       source=SOURCE, seed=seed, generator=generator)
     if preview and kept:

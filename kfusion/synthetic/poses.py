@@ -363,4 +363,18 @@ def load_pose_file(path):
             raise KfusionError(f"{path}: splits has shape {splits.shape}, other values {odd[:3]}; expected ({n},) "
                                "strings 'train' or 'test'")
     return {"poses": orient_upright(poses), "actions": labels["actions"],
-            "subjects": labels["subjects"], "splits": splits, "path": str(path)}
+            "subjects": labels["subjects"], "splits": splits, "path": str(path), "sources": pose_sources(data)}
+
+
+def pose_sources(data):
+    """The kinds of motion a pose file holds (``h36m``, ``bvh``), from the ``meta`` of ``kfusion prepare
+    motions`` (its config's sources), or None for a file without one: what a model card names."""
+    if "meta" not in data:
+        return None
+    import json
+
+    try:
+        sources = json.loads(str(data["meta"]))["config"]["sources"]
+        return sorted({str(src["kind"]) for src in sources.values()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
