@@ -229,11 +229,14 @@ class PhotoBackgrounds:
         mirror = rng.random() < 0.5
         try:
             with Image.open(path) as im:
-                w = im.size[0]
-                im.draft("RGB", (max(1, int(im.size[0] * size / side)), max(1, int(im.size[1] * size / side))))
-                s = im.size[0] / w  # JPEG drafts decode at 1/2, 1/4 or 1/8 of the size
-                crop = im.convert("RGB").resize((size, size), Image.BILINEAR,
-                                                box=(x * s, y * s, (x + side) * s, (y + side) * s))
+                w, h = im.size
+                im.draft("RGB", (max(1, int(w * size / side)), max(1, int(h * size / side))))
+                # JPEG drafts decode at 1/2, 1/4 or 1/8 of the size, each side rounded up on its own
+                # (299 x 458 at 1/2 is 150 x 229): scale each axis by its own ratio, and stay inside
+                dw, dh = im.size
+                sx, sy = dw / w, dh / h
+                box = (x * sx, y * sy, min((x + side) * sx, dw), min((y + side) * sy, dh))
+                crop = im.convert("RGB").resize((size, size), Image.BILINEAR, box=box)
         except Exception as e:  # PIL raises several types for truncated or corrupt files
             raise KfusionError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
         out = np.asarray(crop, dtype=np.float32) * np.float32(1 / 255)

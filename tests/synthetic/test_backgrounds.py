@@ -111,3 +111,19 @@ def test_procedural_backgrounds_vary_and_repeat_for_a_seed():
     means = np.array([x.mean((0, 1)) for x in a])
     assert means.std(0).min() > 0.05
     np.testing.assert_array_equal(a[0], BG.procedural(np.random.default_rng(0), 32))
+
+
+def test_crops_reach_the_edges_of_odd_sized_jpegs(tmp_path):
+    """JPEG drafts round each side on its own (299 x 458 at 1/2 is 150 x 229): a crop at the image's
+    edge must stay inside the drafted image (it raised 'box can't exceed original image size')."""
+    import numpy as np
+    from PIL import Image
+
+    from kfusion.synthetic.backgrounds import PhotoBackgrounds
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (458, 299, 3), dtype=np.uint8)).save(tmp_path / "odd.jpg", quality=90)
+    photos = PhotoBackgrounds(tmp_path)
+    for _ in range(200):
+        crop = photos.draw(rng, 128)
+        assert crop.shape == (128, 128, 3) and 0.0 <= crop.min() and crop.max() <= 1.0
