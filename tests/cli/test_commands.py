@@ -23,8 +23,10 @@ ROOT = TESTS.parent
 ELSEWHERE = {
     "tune": "experiments/test_tune.py",  # test_tune_writes_trial_table_and_a_valid_best_config_and_resumes
     "demo": "cli/test_cli_predict.py",  # test_demo_... (main(["demo", "--model", ...]))
+    "calibrate": "cli/test_cli_predict.py",  # main(["calibrate", MODEL, VIDEO, ...])
 }
-BENCH_ELSEWHERE = {"predict": "bench/test_bench_predict.py", "models": "bench/test_bench_models.py"}
+BENCH_ELSEWHERE = {"predict": "bench/test_bench_predict.py", "models": "bench/test_bench_models.py",
+                   "video": "bench/test_bench_video.py"}
 
 
 def _commands_run_here():
