@@ -26,6 +26,9 @@ PRESETS = {
     # for real photographs on a CPU budget: 128x128 input -> 32x32 heatmaps (PCK@0.2 on a person
     # crop is about 1.5 heatmap px), bottom 4x4; ~350 k parameters, about 48 training images/s on 2 cores
     "photo": {"stacks": 2, "features": 64, "input_size": 128, "depth": 3, "modules": 1},
+    # for a lent GPU's minutes (scripts/gpu_recipe.py): the 'photo' network with 3 stacks of 128
+    # features, ~2 M parameters (8 MB), a file small enough to come back from the machine
+    "gpu": {"stacks": 3, "features": 128, "input_size": 128, "depth": 3, "modules": 1},
     # for tests: 32x32 input -> 8x8 heatmaps
     "tiny": {"stacks": 2, "features": 8, "input_size": 32, "depth": 2, "modules": 1},
 }
@@ -35,7 +38,7 @@ def build_hourglass(preset="cpu", **overrides):
     """Build a stacked hourglass network as a functional ``keras.Model``.
 
     Args:
-        preset: a key of ``PRESETS`` ("paper", "cpu", "photo", "tiny").
+        preset: a key of ``PRESETS`` ("paper", "cpu", "photo", "gpu", "tiny").
         **overrides: replace preset values: ``stacks``, ``features`` (divisible by 4),
             ``input_size`` (divisible by 4 * 2**depth), ``depth``, ``modules`` (residuals after
             each hourglass), ``num_joints`` (default 16, mpii16), ``name``.

@@ -72,6 +72,35 @@ def test_encoding_is_deterministic_and_parse_matches_numpy(samples):
         assert int(parsed["frame"].numpy()) == s["frame"]
 
 
+def test_jpeg_records_are_smaller_and_read_back_close_by_both_decoders(tmp_path, samples):
+    """image_format='jpeg' (data packs): the same labels, crops of a photograph within JPEG's error,
+    read by the TF parser (the pipeline's) and by Pillow (iterate_samples) alike; bad settings refused."""
+    from pathlib import Path
+
+    import tensorflow as tf
+    from PIL import Image
+
+    photo = Image.open(Path(records.__file__).parents[1] / "assets" / "photos" / "astronaut.png").convert("RGB")
+    photo = np.asarray(photo.resize((128, 128), Image.BILINEAR))
+    crops = [dict(s, image=np.ascontiguousarray(photo[8 * i:8 * i + S, 40:40 + S])) for i, s in enumerate(samples)]
+    records.write_records(crops, tmp_path / "png", "train", num_shards=1, skeleton="h36m17")
+    records.write_records(crops, tmp_path / "jpeg", "train", num_shards=1, skeleton="h36m17",
+                          image_format="jpeg", jpeg_quality=85)
+    size = lambda d: sum(p.stat().st_size for p in (tmp_path / d).glob("*.tfrecord"))  # noqa: E731
+    assert size("jpeg") < 0.7 * size("png")  # 32 px crops; 5-7 times smaller at 128 px
+    back = list(records.iterate_samples(tmp_path / "jpeg", "train"))
+    (shard,) = records.record_files(tmp_path / "jpeg", "train")
+    parsed = [records.parse_example(r, num_joints=17, image_size=S)["image"].numpy()
+              for r in tf.data.TFRecordDataset(shard)]
+    assert len(back) == len(parsed) == len(crops)
+    for a, b, t in zip(crops, back, parsed):
+        assert np.abs(b["image"].astype(int) - a["image"]).mean() < 6.0  # of 255: JPEG's loss, no worse
+        assert np.abs(t.astype(int) - a["image"]).mean() < 6.0
+        np.testing.assert_array_equal(a["joints_2d"], b["joints_2d"])
+    with pytest.raises(KfusionError, match="image_format 'webp'"):
+        records.write_records(crops, tmp_path / "x", "train", num_shards=1, skeleton="h36m17", image_format="webp")
+
+
 def test_validate_sample_names_key_and_shapes(samples):
     bad = dict(samples[0], joints_2d=np.zeros((16, 2), np.float32))
     with pytest.raises(KfusionError, match=r"joints_2d.*\(16, 2\).*expected \(17, 2\)"):

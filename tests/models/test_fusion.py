@@ -184,6 +184,14 @@ def test_paper_preset_has_122_9_million_parameters_and_count_flops():
     assert count_flops(tiny) == expected
 
 
+def test_gpu_preset_has_the_papers_input_and_depth_in_1_4_million_parameters():
+    """scripts/gpu_recipe.py's fusion network: 112 px, L = 7, its last convolution down to 1 x 1."""
+    model = build_fusion_network("gpu", "trainable")
+    assert 1.3e6 <= model.count_params() <= 1.45e6
+    assert model.input["image"].shape[1:] == (112, 112, 3) and len(PRESETS["gpu"]["blocks"]) + 1 == 7
+    assert model.get_layer("fusion3_relu").output.shape[1:] == (1, 1, 256)  # the fusion stream: twice the filters
+
+
 def test_presets_build_and_bad_specs_are_refused():
     cpu = build_fusion_network("cpu", "trainable")
     assert cpu.get_layer("fusion2_relu").output.shape[1:] == (3, 3, 64)  # 64 -> 31 -> 15 -> 7 -> 3

@@ -35,6 +35,16 @@ def test_paper_preset_has_25_to_26_million_parameters():
     assert len(model.outputs) == 8
 
 
+def test_gpu_preset_is_larger_than_the_shipped_network_and_small_enough_to_travel():
+    """scripts/gpu_recipe.py's hourglass: 128 px in, 32x32 maps, 3 stacks; ~2 M parameters (8 MB in
+    float32, under the 16 MiB a file that comes back from the lent machine may have)."""
+    model = build_hourglass("gpu")
+    shipped = build_hourglass("cpu", input_size=96)
+    assert 1.9e6 <= model.count_params() <= 2.1e6 and model.count_params() > 20 * shipped.count_params()
+    assert model.input.shape[1:] == (128, 128, 3) and model.outputs[-1].shape[1:] == (32, 32, 16)
+    assert len(model.outputs) == 3
+
+
 def test_bad_options_are_refused():
     with pytest.raises(ValueError, match="input_size is 30"):
         build_hourglass("tiny", input_size=30)
