@@ -298,7 +298,7 @@ def test_photometric_and_occlude_keys_are_checked():
         pipeline.check_augment({"photometric": {"sepia": 1.0}})
     with pytest.raises(KfusionError, match="photometric"):
         pipeline.check_augment({"photometric": 1.5})
-    with pytest.raises(KfusionError, match="occlude=2.0"):
+    with pytest.raises(KfusionError, match="'occlude': 2.0.*expected probabilities in"):
         pipeline.check_augment({"occlude": 2.0})
     a = pipeline.check_augment({"photometric": 0.5})["photometric"]
     assert a["blur"] == 0.5 and 0 < a["greyscale"] < 0.5
