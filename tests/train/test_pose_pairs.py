@@ -94,7 +94,7 @@ def test_finished_run_refuses_another_config_and_a_broken_backup_is_one_line(pos
     assert main(["train", "lifting", "--config", str(cfg), "--out", str(run), "--quiet",
                  "--set", "lifting.learning_rate=0.01"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "trained with another config (changed: lifting.learning_rate)" in err and len(err) < 200
+    assert "trained with another config (changed: lifting.learning_rate)" in err and len(err.replace(str(tmp_path), "")) < 200
     # a truncated backup: one line naming the folder, not an h5py traceback
     backups = [p for p in (run / "lifting" / "backup").rglob("*") if p.is_file() and p.suffix == ".h5"]
     assert backups
