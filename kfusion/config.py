@@ -63,6 +63,9 @@ DEFAULTS = {
         "learning_rate": 1e-3,
         "schedule": "constant",  # constant | cosine (to 1 % of learning_rate over the run)
         "checkpoint": None,  # a trained hourglass (.keras) to start from; at another input size it is resized (models.hourglass.resized)
+        # with a checkpoint: continue it with this many times its features, starting from the same
+        # maps (models.hourglass.widened): more capacity without starting from scratch
+        "widen": 1,
         # 2D-only records (e.g. LSP-extended photographs: kfusion prepare lsp) the hourglass also
         # learns from; extra_weight: the fraction of training batches drawn from them
         "extra_records": [],
@@ -145,7 +148,7 @@ _ALLOWED_CHOICES = {
 # Lower bounds of numeric keys, by key name wherever they appear (None values are not checked).
 _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "image_size": 1, "num_train": 1,
              "num_test": 0, "units": 1, "blocks": 0, "test_every": 1, "checkpoint_every": 0, "steps_per_epoch": 1,
-             "penalty": 0.0}
+             "penalty": 0.0, "widen": 1}
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
 _STRING_LISTS = {"extra_records"}
 _YAML11_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")

@@ -309,3 +309,55 @@ def with_test_augmentation(hourglass, flip_permutation=None, zoom=None):
 def with_flip_test(hourglass, flip_permutation):
     """``with_test_augmentation`` with the mirror image only (twice the computation)."""
     return with_test_augmentation(hourglass, flip_permutation)
+
+
+def widened(hourglass, factor, noise=0.1, seed=0):
+    """The same trained hourglass with ``factor`` times the features, computing the same maps
+    (Net2WiderNet, Chen, Goodfellow and Shlens, ICLR 2016): more capacity that starts from what the
+    narrow network learned instead of from scratch.
+
+    Every convolution but the heatmap outputs gets ``factor`` times its filters. Channel ``c`` of the
+    wide network copies channel ``c % C`` of the narrow one (kernels, biases and batch-norm
+    statistics tiled); a convolution whose input was widened divides its weights among the ``factor``
+    copies of each input channel. The copies of a weight are split unevenly (a zero-sum noise of
+    ``noise`` times the layer's weight std), so the copies learn apart while their sum, and hence the
+    function, stays exactly the narrow network's (at float32 precision).
+
+    Raises ValueError when ``factor`` is not an integer >= 1 or the model is not a hourglass.
+    """
+    if int(factor) != factor or factor < 1:
+        raise ValueError(f"widened: factor is {factor!r}; expected an integer >= 1")
+    factor = int(factor)
+    if factor == 1:
+        return hourglass
+    if not any(layer.name.startswith("heatmaps_stack") for layer in hourglass.layers):
+        raise ValueError(f"widened: {hourglass.name!r} has no 'heatmaps_stack' outputs; expected a stacked hourglass")
+    config = hourglass.get_config()
+    convs = [layer for layer in config["layers"] if layer["class_name"] == "Conv2D"]
+    for layer in convs:
+        if not layer["name"].startswith("heatmaps_stack"):
+            layer["config"]["filters"] = int(layer["config"]["filters"]) * factor
+    for layer in config["layers"]:  # the layers build anew at their new widths
+        layer.pop("build_config", None)
+    wide = keras.Model.from_config(config)
+    rng = np.random.default_rng(seed)
+    for old_layer, new_layer in zip(hourglass.layers, wide.layers):
+        old = old_layer.get_weights()
+        if not old:
+            continue
+        new = []
+        for w, shape in zip(old, [tuple(v.shape) for v in new_layer.weights]):
+            if w.ndim == 4:  # kernel (k, k, C_in, C_out)
+                k, _, c_in, c_out = w.shape
+                outs, copies = shape[3] // c_out, shape[2] // c_in
+                w = np.tile(w, (1, 1, 1, outs))
+                if copies > 1:
+                    # zero-sum over the copies of an input channel, the same for the copies of an output
+                    z = rng.normal(0.0, noise * float(np.std(w)) / copies, (copies, k, k, c_in, c_out))
+                    z = np.tile(z - z.mean(axis=0, keepdims=True), (1, 1, 1, 1, outs))
+                    w = np.concatenate([w / copies + z[c] for c in range(copies)], axis=2)
+            else:  # bias or batch-norm vector
+                w = np.tile(w, shape[0] // w.shape[0])
+            new.append(w.astype(np.float32))
+        new_layer.set_weights(new)
+    return wide

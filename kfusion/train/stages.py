@@ -150,17 +150,20 @@ def hourglass_stage(cfg):
     def build():
         if hg["checkpoint"]:
             from kfusion.models import load_model
-            from kfusion.models.hourglass import resized
+            from kfusion.models.hourglass import resized, widened
 
             network = load_model(hg["checkpoint"])
             trained_at = int(network.inputs[0].shape[1])
-            if trained_at == size:
-                return network
-            try:  # e.g. a 64 px network continued at 96 px: finer maps, the same weights to start from
-                return resized(network, size)
-            except ValueError as e:
-                raise KfusionError(f"hourglass.checkpoint: {hg['checkpoint']} ({trained_at} px) cannot run at "
-                                   f"hourglass.input_size {size}: {e}") from None
+            if trained_at != size:
+                try:  # e.g. a 64 px network continued at 96 px: finer maps, the same weights to start from
+                    network = resized(network, size)
+                except ValueError as e:
+                    raise KfusionError(f"hourglass.checkpoint: {hg['checkpoint']} ({trained_at} px) cannot run at "
+                                       f"hourglass.input_size {size}: {e}") from None
+            return widened(network, hg["widen"], seed=cfg["seed"])
+        if hg["widen"] != 1:
+            raise KfusionError(f"hourglass.widen is {hg['widen']}; it widens a trained network: set "
+                               "hourglass.checkpoint too (a new network takes its width from hourglass.preset)")
         from kfusion.models.hourglass import build_hourglass
 
         return build_hourglass(hg["preset"], input_size=size,

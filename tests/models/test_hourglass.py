@@ -6,8 +6,8 @@ import keras
 
 from kfusion import skeletons
 from kfusion.heatmaps import decode_heatmaps, render_heatmaps
-from kfusion.models.hourglass import (CentralZoom, build_hourglass, resized, with_flip_test, with_test_augmentation,
-                                     zoom_matrix)
+from kfusion.models.hourglass import (CentralZoom, build_hourglass, resized, widened, with_flip_test,
+                                     with_test_augmentation, zoom_matrix)
 
 
 def test_tiny_outputs_one_heatmap_per_stack():
@@ -112,6 +112,42 @@ def test_resized_refuses_a_size_the_hourglass_cannot_halve_down():
         resized(build_hourglass("tiny"), 40)
     with pytest.raises(ValueError, match="needs a multiple of 32"):
         resized(build_hourglass("tiny", depth=3, input_size=64), 48)
+
+
+def _trained_tiny():
+    """A tiny hourglass whose weights and batch-norm statistics are all different from their inits."""
+    model = build_hourglass("tiny", stacks=2, modules=1)
+    rng = np.random.default_rng(7)
+    for v in model.weights:
+        shape = tuple(v.shape)
+        v.assign(rng.uniform(0.5, 1.5, shape) if "variance" in v.path else rng.normal(0, 0.3, shape))
+    return model
+
+
+def test_widened_computes_the_same_maps_with_more_features():
+    model = _trained_tiny()
+    wide = widened(model, 2, seed=1)
+    assert wide.output_names == model.output_names and wide.count_params() > 3 * model.count_params()
+    assert wide.get_layer("hg0_lin_conv").kernel.shape == (1, 1, 16, 16)  # 8 features -> 16
+    assert wide.get_layer("heatmaps_stack1").kernel.shape[-1] == 16  # the joints stay
+    x = np.random.default_rng(3).random((3, 32, 32, 3), dtype=np.float32)
+    for training in (False, True):  # moving statistics and batch statistics alike
+        for a, b in zip(wide(x, training=training), model(x, training=training)):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4 * np.abs(b.numpy()).max())
+    # the copies of a feature differ (else they would learn alike forever), their sum is the narrow weight
+    k = wide.get_layer("hg0_d1_low1_conv1").kernel.numpy()  # input: 16 channels, the copies of 8
+    assert not np.allclose(k[:, :, :8], k[:, :, 8:])
+    np.testing.assert_allclose(k[:, :, :8] + k[:, :, 8:], np.tile(model.get_layer("hg0_d1_low1_conv1").kernel.numpy(),
+                                                                  (1, 1, 1, 2)), atol=1e-6)
+    assert widened(model, 1) is model
+
+
+def test_widened_refuses_a_fraction_and_a_network_without_maps():
+    with pytest.raises(ValueError, match="factor is 1.5; expected an integer >= 1"):
+        widened(build_hourglass("tiny"), 1.5)
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+    with pytest.raises(ValueError, match="no 'heatmaps_stack' outputs"):
+        widened(plain, 2)
 
 
 def test_zoom_matrix_samples_about_the_centre_in_the_corner_convention():
