@@ -84,6 +84,57 @@ def read_frames(path, frames=None, stride=1):
         raise KfusionError(f"{path}: not a readable video ({type(e).__name__}: {one_line(e, 90, last=True)})") from None
 
 
+def prefetched(items, depth=4):
+    """Yield what the iterable ``items`` yields, read ahead by a background thread (at most ``depth``
+    items waiting): ffmpeg's decoding and the pipe's reading overlap with the caller's work on each
+    frame. An exception of ``items`` is raised here, after the items before it; closing this generator
+    (or leaving the loop) stops the thread and closes ``items``."""
+    import queue
+    import threading
+
+    if int(depth) < 1:
+        raise ValueError(f"prefetched: depth {depth!r}; expected a whole number >= 1")
+    waiting, stop, end = queue.Queue(maxsize=int(depth)), threading.Event(), object()
+
+    def put(entry):
+        while not stop.is_set():
+            try:
+                waiting.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        it = iter(items)
+        try:
+            for item in it:
+                if not put((item, None)):
+                    break
+            else:
+                put((end, None))
+        except BaseException as e:  # handed to the consumer, raised there
+            put((end, e))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=work, name="kfusion-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = waiting.get()
+            if error is not None:
+                raise error
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def frame_count(path):
     """Number of frames of the video at ``path`` (decodes the stream; exact, not from the header)."""
     path = _exists(path)

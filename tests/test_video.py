@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kfusion.errors import KfusionError
-from kfusion.video import VideoWriter, frame_count, read_frames, video_info, write_video
+from kfusion.video import VideoWriter, frame_count, prefetched, read_frames, video_info, write_video
 
 
 def ramp(n, h=48, w=64):
@@ -63,3 +63,39 @@ def test_bad_inputs_are_named(tmp_path):
         video_info(tmp_path / "junk.mp4")
     with pytest.raises(KfusionError, match="video file not found"):
         list(read_frames(tmp_path / "none.mp4"))
+
+
+def test_prefetched_yields_in_order_raises_where_it_failed_and_stops_when_left(tmp_path):
+    import threading
+
+    path = write_video(tmp_path / "v.mp4", [np.full((16, 24, 3), 10 * k, np.uint8) for k in range(7)], lossless=True)
+    assert [i for i, _ in prefetched(read_frames(path), depth=2)] == list(range(7))
+
+    def failing():
+        yield 1
+        yield 2
+        raise KfusionError("frame 3 is broken")
+
+    got = []
+    with pytest.raises(KfusionError, match="frame 3 is broken"):
+        for x in prefetched(failing()):
+            got.append(x)
+    assert got == [1, 2]
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            k = 0
+            while True:
+                yield k
+                k += 1
+        finally:
+            closed.set()
+
+    gen = prefetched(endless(), depth=3)
+    assert [next(gen) for _ in range(5)] == [0, 1, 2, 3, 4]
+    gen.close()  # the reader thread stops and closes its source
+    assert closed.is_set() and not any(t.name == "kfusion-prefetch" for t in threading.enumerate())
+    with pytest.raises(ValueError, match="depth 0"):
+        next(prefetched([1], depth=0))

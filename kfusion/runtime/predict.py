@@ -264,7 +264,7 @@ def predict_video(estimator, path, out_dir, *, bbox=None, stride=1, video=True, 
     from kfusion.runtime.annotate import annotate_frame
     from kfusion.runtime.motion import write_bvh
     from kfusion.runtime.tracking import MAX_PEOPLE, PoseTracker, fill_gaps
-    from kfusion.video import VideoWriter, read_frames, video_info
+    from kfusion.video import VideoWriter, prefetched, read_frames, video_info
 
     path, out_dir = Path(path), Path(out_dir)
     stride = max(int(stride), 1)
@@ -273,7 +273,7 @@ def predict_video(estimator, path, out_dir, *, bbox=None, stride=1, video=True, 
     tracker = PoseTracker(estimator, bbox=bbox, min_confidence=min_confidence,
                           max_people=MAX_PEOPLE if max_people is None else max_people)
     stem = out_dir / path.stem
-    reader = read_frames(path, stride=stride)
+    reader = prefetched(read_frames(path, stride=stride))  # decoding overlaps the frame's work
     first = next(reader, None)
     if first is None:
         raise KfusionError(f"{path}: the video has no frames")

@@ -10,7 +10,8 @@ Per frame (:meth:`PoseTracker.step`):
    joints within ``DUPLICATE_DISTANCE``, as when one person walks in front of another) keep the one
    that moved least from its prediction; the other weakens.
 2. the detector runs on the windows due by the schedule (the whole frame and ``detector_windows``'
-   tiles in turn, a full round every ``SCAN_SECONDS``) and on a window around each weak track.
+   tiles in turn, a full round every ``SCAN_SECONDS``) and on a window around each weak track (at
+   most every ``WEAK_WINDOW_SECONDS``).
 3. the detections are assigned to the tracks (first the active ones, then those lost less than
    ``REENTRY_SECONDS`` ago) by ``scipy.optimize.linear_sum_assignment`` on the cost
    ``(1 - IoU) / 2 + min(d, 1) / 2`` (IoU of the squares around the person; d the distance of the
@@ -57,6 +58,10 @@ COAST_SECONDS = 0.25  # a weak track with no detection is still cropped where it
 SAME_PERSON_SHARE = 0.8  # a new track's square this much inside a followed person's is that person
 DUPLICATE_DISTANCE = 0.1  # mean joint distance (of the person's size) under which two tracks are one
 WEAK_WINDOW_MARGIN = 0.5  # the detector's window around a weak track: its square, this much wider each side
+# a weak track's window at most this often (it coasts in between): on the street video (50 frames/s)
+# windows for weak tracks were 72 of the detector's 108 runs in 80 frames, the detector the largest
+# single cost per frame
+WEAK_WINDOW_SECONDS = 0.1
 # Velocity: the joints' box centre over the last VELOCITY_SECONDS (frame to frame, the model's joints
 # jitter by tens of px: thousands of px/s at 50 frames/s), at most MAX_SPEED box heights per second.
 VELOCITY_SECONDS = 0.3
@@ -101,6 +106,7 @@ class Track:
     frames: int = 1
     filters: list = field(default_factory=list)
     history: list = field(default_factory=list)  # (time s, joints' box centre px) since the last gap
+    window_time: float = -np.inf  # when the detector last looked around it for being weak
 
     def predicted(self, t):
         """The joints moved by the velocity to time ``t`` (at most ``REENTRY_SECONDS`` ahead)."""
@@ -230,7 +236,8 @@ class PoseTracker:
 
     def _windows_due(self, rgb, t, weak):
         """The detector's windows for this frame: those the schedule has reached, and one around the
-        predicted joints of each weak track (just weakened or coasting)."""
+        predicted joints of each weak track (just weakened or coasting) not looked for in the last
+        ``WEAK_WINDOW_SECONDS``."""
         if self._windows is None or self._windows[0] != rgb.shape[:2]:
             self._windows = (rgb.shape[:2], detector_windows(rgb.shape))
             self._scan_index, self._scan_due = 0, float(t)
@@ -242,6 +249,9 @@ class PoseTracker:
             self._scan_due += SCAN_SECONDS / len(windows)
         self._scan_due = max(self._scan_due, float(t))  # a slow video does not pile up a backlog
         for track, _ in weak:
+            if t - track.window_time < WEAK_WINDOW_SECONDS - 1e-9:
+                continue  # looked for a moment ago: it coasts until the next window
+            track.window_time = t
             x0, y0, x1, y1 = person_square(track.predicted(t), track.confidence)
             s = (x1 - x0) * (1 + 2 * WEAK_WINDOW_MARGIN)
             H, W = rgb.shape[:2]

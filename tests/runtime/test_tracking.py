@@ -156,6 +156,21 @@ def test_detector_on_a_schedule_and_when_a_track_weakens(monkeypatch):
     assert sum(r[0]["tracked"] for r in records if r) >= n - 3  # the others came from the tracked crops
 
 
+def test_a_weak_track_asks_the_detector_at_most_every_weak_window_seconds():
+    est, det = fake_estimator()
+    tracker = PoseTracker(est, smooth=False, min_confidence=0.5)
+    fps, n = 25, 40
+    windows = len(tracking.detector_windows((H, W)))
+    levels = [230] * n
+    levels[20:24] = [90] * 4  # dim for 0.16 s (frames at 0.80, 0.84, 0.88, 0.92 s): weak, coasting
+    records = run(tracker, [frame_with((60 + i, 36, v)) for i, v in enumerate(levels)], fps)
+    scheduled = int(np.floor((n - 1) / fps / tracking.SCAN_SECONDS * windows)) + 1
+    assert tracking.WEAK_WINDOW_SECONDS == pytest.approx(0.1)
+    assert det.calls == tracker.detections == scheduled + 2  # windows at 0.80 and 0.92 s, not 4
+    assert {r["track_id"] for recs in records for r in recs} == {1}  # back from coasting with its id
+    assert all(records[k] and records[k][0]["tracked"] for k in range(24, n))
+
+
 def test_max_people_and_a_birth_needs_confidence():
     est, _ = fake_estimator()
     three = frame_with((20, 36, 200), (140, 36, 210), (260, 36, 220))
