@@ -118,6 +118,13 @@ def check_augment(augment):
 
 # --------------------------------------------------------------------------- transforms (TF)
 
+def _uniform(seed, k, shape, lo=0.0, hi=1.0):
+    """Stateless uniform draws of stream ``k`` of ``seed`` (int64 scalar tensor)."""
+    tf = _tf()
+    return tf.random.stateless_uniform(shape, seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(k, tf.int64)]),
+                                       minval=lo, maxval=hi)
+
+
 def random_transforms(seed, batch, augment, record_size, input_size, joints=None, visibility=None, parts=None):
     """Random augmentation maps for one batch.
 
@@ -138,16 +145,12 @@ def random_transforms(seed, batch, augment, record_size, input_size, joints=None
     tf = _tf()
     seed = tf.cast(seed, tf.int64)
 
-    def uniform(k, shape, lo, hi):
-        return tf.random.stateless_uniform(shape, seed=tf.stack([seed, tf.constant(k, tf.int64)]),
-                                           minval=lo, maxval=hi)
-
     S, out = float(record_size), float(input_size)
-    crop = uniform(0, [batch], 0.0, 1.0) < augment["crop_prob"]
+    crop = _uniform(seed, 0, [batch], 0.0, 1.0) < augment["crop_prob"]
     lo, hi = augment["scale"]
-    scale = tf.where(crop, uniform(1, [batch], lo, hi), 1.0)
+    scale = tf.where(crop, _uniform(seed, 1, [batch], lo, hi), 1.0)
     t = augment["translate"]
-    shift = tf.where(crop[:, None], uniform(2, [batch, 2], -t, t), 0.0) * S
+    shift = tf.where(crop[:, None], _uniform(seed, 2, [batch, 2], -t, t), 0.0) * S
     side = scale * S
     origin = S / 2 + shift - side[:, None] / 2  # window's top-left corner, record px
     if augment.get("part_crop", 0.0) > 0 and joints is not None:
@@ -157,9 +160,9 @@ def random_transforms(seed, batch, augment, record_size, input_size, joints=None
         big = 1e9
         lo_xy = tf.reduce_min(tf.where(use[..., None] > 0, joints, big), axis=1)
         hi_xy = tf.reduce_max(tf.where(use[..., None] > 0, joints, -big), axis=1)
-        p_side = tf.reduce_max(hi_xy - lo_xy, axis=-1) * uniform(6, [batch], 1.15, 1.5)
-        p_centre = (lo_xy + hi_xy) / 2 + uniform(7, [batch, 2], -0.1, 0.1) * p_side[:, None]
-        on = (uniform(8, [batch], 0.0, 1.0) < augment["part_crop"]) & (tf.reduce_sum(use, -1) >= 3) & (p_side > 4.0)
+        p_side = tf.reduce_max(hi_xy - lo_xy, axis=-1) * _uniform(seed, 6, [batch], 1.15, 1.5)
+        p_centre = (lo_xy + hi_xy) / 2 + _uniform(seed, 7, [batch, 2], -0.1, 0.1) * p_side[:, None]
+        on = (_uniform(seed, 8, [batch], 0.0, 1.0) < augment["part_crop"]) & (tf.reduce_sum(use, -1) >= 3) & (p_side > 4.0)
         side = tf.where(on, p_side, side)
         origin = tf.where(on[:, None], p_centre - p_side[:, None] / 2, origin)
     k = out / side
@@ -167,9 +170,9 @@ def random_transforms(seed, batch, augment, record_size, input_size, joints=None
     C = tf.stack([tf.stack([k, zero, -origin[:, 0] * k], -1),
                   tf.stack([zero, k, -origin[:, 1] * k], -1),
                   tf.stack([zero, zero, one], -1)], axis=1)
-    theta = uniform(3, [batch], -1.0, 1.0) * math.radians(augment["rotate_deg"])
+    theta = _uniform(seed, 3, [batch], -1.0, 1.0) * math.radians(augment["rotate_deg"])
     A = tf.matmul(rotation_about(theta, out / 2), C)
-    flip = uniform(4, [batch], 0.0, 1.0) < augment["flip"]
+    flip = _uniform(seed, 4, [batch], 0.0, 1.0) < augment["flip"]
     A = tf.where(flip[:, None, None], tf.matmul(_flip_matrix(out)[None], A), A)
     M = tf.matmul(_flip3(flip), _rotation_z(theta))
     return A, M, flip
@@ -319,8 +322,7 @@ def color_jitter(images, seed, color):
     B = tf.shape(images)[0]
 
     def factor(k, c):
-        return tf.random.stateless_uniform([B], seed=tf.stack([seed, tf.constant(k, tf.int64)]),
-                                           minval=1.0 - c, maxval=1.0 + c)
+        return _uniform(seed, k, [B], 1.0 - c, 1.0 + c)
 
     b = factor(10, color["brightness"])
     c = factor(11, color["contrast"])
@@ -340,13 +342,6 @@ def color_jitter(images, seed, color):
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     x = (x - mean) * c[:, None, None, None] + mean
     return tf.clip_by_value(x, 0.0, 1.0)
-
-
-def _uniform(seed, k, shape, lo=0.0, hi=1.0):
-    """Stateless uniform draws of stream ``k`` of ``seed`` (int64 scalar tensor)."""
-    tf = _tf()
-    return tf.random.stateless_uniform(shape, seed=tf.stack([tf.cast(seed, tf.int64), tf.constant(k, tf.int64)]),
-                                       minval=lo, maxval=hi)
 
 
 def _gaussian_blur(images, sigma):
@@ -375,9 +370,11 @@ def photometric(images, seed, p):
     H, W = tf.shape(images)[1], tf.shape(images)[2]
     x = tf.convert_to_tensor(images, tf.float32)
     if p["jpeg"] > 0:  # first: a photograph is compressed before anything else happens to it here
-        jpeg = tf.map_fn(lambda a: tf.image.adjust_jpeg_quality(a[0], tf.cast(a[1], tf.int32)),
-                         (x, tf.round(_uniform(seed, 20, [B], 15.0, 75.0))), fn_output_signature=tf.float32)
-        x = tf.where((_uniform(seed, 21, [B]) < p["jpeg"])[:, None, None, None], jpeg, x)
+        # only the images drawn are encoded and decoded (the codec is the costly step here)
+        x = tf.map_fn(lambda a: tf.cond(a[2], lambda: tf.image.adjust_jpeg_quality(a[0], tf.cast(a[1], tf.int32)),
+                                        lambda: a[0]),
+                      (x, tf.round(_uniform(seed, 20, [B], 15.0, 75.0)), _uniform(seed, 21, [B]) < p["jpeg"]),
+                      fn_output_signature=tf.float32)
     if p["greyscale"] > 0:
         grey = tf.tile(tf.image.rgb_to_grayscale(x), [1, 1, 1, 3])
         x = tf.where((_uniform(seed, 22, [B]) < p["greyscale"])[:, None, None, None], grey, x)
