@@ -224,6 +224,22 @@ def test_calibration_separates_people_from_crops_beside_them():
         calibrate_min_confidence(est, images[:2])
 
 
+def test_calibration_keeps_nine_people_in_ten_even_where_crops_beside_them_score_high(monkeypatch):
+    """Left of each person (at the right edge: no crop beside on the right) stands one the detector
+    misses, as bright as the dimmer people: J alone would put the threshold at the 6th dimmest person
+    (half of them unfollowable); the rule keeps 90 % of them."""
+    est, det = fake_estimator()
+    levels = [120, 130, 140, 150, 160, 170, 180, 190, 200, 210]
+    beside = [125, 135, 145, 155, 165] * 2
+    images = [frame_with((W - 36, 36, v), (W - 110, 36, b)) for v, b in zip(levels, beside)]
+    monkeypatch.setattr(det, "detect", lambda image, _d=det.detect: [p for p in _d(image) if p.box[0] > W - 60])
+    report = calibrate_min_confidence(est, images)
+    assert report["positives"]["count"] == 10 and report["negatives"]["count"] == 10
+    assert report["true_positive_rate"] == pytest.approx(0.9) and tracking.MIN_PEOPLE_KEPT == 0.9
+    assert report["min_confidence"] == pytest.approx(130 / 255, abs=1e-4)  # the second dimmest
+    assert "at least 90%" in report["rule"]
+
+
 def test_joints_box_and_fill_gaps():
     pts = np.array([[10.0, 20.0], [50.0, 80.0], [500.0, 500.0]])
     np.testing.assert_allclose(joints_box(pts, [0.9, 0.8, 0.01]), [10, 20, 40, 60])  # the unsure joint left out
