@@ -95,3 +95,50 @@ def test_export_and_serve(fit_run, tmp_path):
     request = json.loads((tmp_path / "saved_models" / "fit.request.json").read_text())
     assert np.asarray(request["instances"][0]["image"]).shape == (32, 32, 3)  # the tiny hourglass's crop
     assert "docker run" in stdout and "tensorflow/serving" in stdout and str(out) in stdout
+
+
+def test_hourglass_checkpoints_joins_each_to_the_fusion_network_and_measures_it(tmp_path):
+    """scripts/hourglass_checkpoints.py on a 3-person COCO folder: two tiny checkpoints joined to a
+    tiny model's fusion network, COCO's 2D and projected 3D per checkpoint, with the mirror view."""
+    import keras
+
+    from photo_sets import coco_annotation, coco_keypoints, write_coco
+
+    from kfusion.models import save_model
+    from kfusion.models.end_to_end import build_end_to_end
+    from kfusion.models.fusion import build_fusion_network
+    from kfusion.models.hourglass import build_hourglass
+
+    keras.utils.set_random_seed(0)
+    save_model(build_end_to_end(build_hourglass("tiny"), build_fusion_network("tiny", seed=0)), tmp_path / "e2e.keras")
+    for k in (1, 2):
+        save_model(build_hourglass("tiny"), tmp_path / f"hg{k}.keras")
+    rng = np.random.default_rng(0)
+    coco = write_coco(tmp_path / "coco", [coco_annotation(k, 7 + 2 * (k % 2), coco_keypoints(rng, [2] * 17))
+                                         for k in range(1, 4)])
+    out = tmp_path / "out"
+    stdout = run_script("hourglass_checkpoints.py", tmp_path / "hg1.keras", tmp_path / "hg2.keras", "--out", out,
+                        "--model", tmp_path / "e2e.keras", "--coco", coco, "--views", "flip")
+    rows = json.loads((out / "results.json").read_text())
+    assert [Path(r["checkpoint"]).name for r in rows] == ["hg1.keras", "hg2.keras"]
+    for r in rows:
+        assert r["views"] == "flip" and r["coco"]["count"] == 3 and "lsp" not in r
+        assert 0.0 <= r["coco"]["kfusion_2d"] <= 100.0 and 0.0 <= r["coco"]["kfusion_3d_fit"] <= 100.0
+    assert (out / "hg1-flip" / "end_to_end.keras").is_file() and "hg2.keras" in stdout
+    assert "COCO 2D (%)" in (out / "results.md").read_text()
+    # the views are the joined model's: two hourglass passes (the crop and its mirror)
+    from kfusion.models import load_model
+
+    joined = load_model(out / "hg1-flip" / "end_to_end.keras")
+    assert any(layer.name.endswith("_flip_test") for layer in joined.layers)
+
+
+def test_hourglass_checkpoints_refuses_a_missing_checkpoint_on_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPTS / "hourglass_checkpoints.py"), str(tmp_path / "none.keras"),
+                           "--out", str(tmp_path / "o"), "--coco", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "none.keras" in lines[0] and "no trained hourglass there" in lines[0]
+    done = subprocess.run([sys.executable, str(SCRIPTS / "hourglass_checkpoints.py"), "x.keras", "--out",
+                           str(tmp_path / "o")], capture_output=True, text=True)
+    assert done.returncode == 2 and "nothing to measure" in done.stderr
