@@ -23,7 +23,8 @@ def add_arguments(parser):
                         help="train each fusion variant and seed once to the largest budget, measured on the test "
                              "split at each (default 12,36,72); writes learning-curves.md")
     curves.add_argument("--variants", default=None, metavar="KEYS",
-                        help="with --curves: some of early,late,trainable,free,settle-0.8,settle-off,paper (default all)")
+                        help="with --curves: some of early,late,trainable,free,settle-0.8,settle-off,paper (default all); "
+                             "the report keeps the variants of earlier runs in the same folder")
     curves.add_argument("--until", type=int, default=None, metavar="EPOCHS",
                         help="with --curves: train no budget beyond this one now (the same command later goes on)")
     curves.add_argument("--hours", type=float, default=None,

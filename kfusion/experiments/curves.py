@@ -206,9 +206,12 @@ def run(preset="quick", out="runs/curves", base_config="configs/synthetic.yaml",
     wall, cpu = time.perf_counter(), time.process_time()
     train_cache, test_cache, setup = reproduce.hourglass_and_caches(cfg, out, workers=workers, verbose=verbose,
                                                                     hourglass=hourglass)
-    write_json(out / "curves.json", {
+    plan_path = out / "curves.json"
+    earlier = set(read_json(plan_path)["variants"]) if plan_path.is_file() else set()
+    reported = [v[0] for v in VARIANTS if v[0] in earlier | {c[0] for c in chosen}]  # every run's variants
+    write_json(plan_path, {
         "preset": preset, "base_config": str(base_config), "budgets": list(budgets), "seeds": int(seeds),
-        "variants": [v[0] for v in chosen], "overrides": dict(overrides or {}),
+        "variants": reported, "overrides": dict(overrides or {}),
         "hourglass": None if hourglass is None else str(hourglass),
         "counts": {"train": len(train_cache), "test": len(test_cache)}})
     if not setup_path.is_file():  # the session that rendered, trained the hourglass and predicted the caches

@@ -147,6 +147,13 @@ def test_curves_stop_after_the_first_budget_and_go_on(tmp_path):
         assert text in report
     assert "Not reached yet" not in report
     assert (out / "learning-curves.png").stat().st_size > 0
+    # another variant in the same folder: trained alone, reported beside the earlier ones
+    late = [a if a != "early,trainable" else "late" for a in _argv(out, hourglass, "--until", "1")]
+    assert main(late) == 0
+    results = json.loads((out / "learning-curves.json").read_text())
+    assert results["plan"]["variants"] == ["early", "late", "trainable"]
+    assert list(results["budgets"]["1"]["rows"]) == ["Early Fusion", "Late Fusion", "Trainable Fusion"]
+    assert list(results["budgets"]["2"]["rows"]) == ["Early Fusion", "Trainable Fusion"]
     # the report alone, copied into a report folder
     assert main(_argv(out, hourglass, "--report-only", "--report-dir", str(tmp_path / "docs"))) == 0
     assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [
