@@ -189,7 +189,9 @@ def crop_image(image, box, out_size):
     """Cut the square ``box`` out of ``image`` (H, W, C) and resize it to ``out_size`` (bilinear).
 
     Pixels outside the image are black. Consistent with :func:`image_to_crop` (corner convention).
-    Returns uint8 (out_size, out_size, C) for uint8 input, else float32.
+    Returns uint8 (out_size, out_size, C) for uint8 input, else float32. RGB and grey uint8 images
+    are cut by PIL's affine transform (C code, about 3 times faster than numpy at 96 px; it truncates
+    where numpy rounds, so the two differ by at most one level); other images in numpy.
     """
     image = np.asarray(image)
     if image.ndim == 2:
@@ -198,6 +200,8 @@ def crop_image(image, box, out_size):
         raise ValueError(f"image has shape {image.shape}; expected (H, W, C)")
     H, W, C = image.shape
     x0, y0, size = np.asarray(box, dtype=np.float64).reshape(3)
+    if image.dtype == np.uint8 and C in (1, 3):
+        return _crop_pil(image, x0, y0, size, int(out_size))
     centres = (np.arange(out_size) + 0.5) * (size / out_size)
     xs, ys = x0 + centres - 0.5, y0 + centres - 0.5  # source sample positions, index units
     x_lo, y_lo = np.floor(xs).astype(int), np.floor(ys).astype(int)
@@ -214,3 +218,27 @@ def crop_image(image, box, out_size):
     if image.dtype == np.uint8:
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return out.astype(np.float32)
+
+
+def _crop_pil(image, x0, y0, size, out_size):
+    """:func:`crop_image` of a uint8 (H, W, 1 or 3) image by PIL. Only the region the samples read
+    (the box and one pixel around it) goes to PIL: converting a whole video frame costs more than
+    the crop. Where the region passes the image's edge it gets one black pixel there, so that samples
+    between the edge pixels and the outside blend with black, as in the numpy path."""
+    from PIL import Image
+
+    H, W, C = image.shape
+    xa, ya = int(np.floor(x0)) - 1, int(np.floor(y0)) - 1
+    xb, yb = int(np.ceil(x0 + size)) + 2, int(np.ceil(y0 + size)) + 2
+    ca, ra, cb, rb = max(xa, 0), max(ya, 0), min(xb, W), min(yb, H)
+    if cb <= ca or rb <= ra:  # the box lies outside the image
+        return np.zeros((out_size, out_size, C), np.uint8)
+    region = image[ra:rb, ca:cb]
+    pad = ((int(ra > ya), int(rb < yb)), (int(ca > xa), int(cb < xb)), (0, 0))
+    if any(map(any, pad)):
+        region = np.pad(region, pad)
+    region = Image.fromarray(np.ascontiguousarray(region[..., 0] if C == 1 else region))
+    s = size / out_size
+    dx, dy = x0 - (ca - pad[1][0]), y0 - (ra - pad[0][0])  # the box's corner in the region's pixels
+    out = np.array(region.transform((out_size, out_size), Image.AFFINE, (s, 0.0, dx, 0.0, s, dy), Image.BILINEAR))
+    return out.reshape(out_size, out_size, C)

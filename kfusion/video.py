@@ -159,18 +159,25 @@ class VideoWriter:
       codec: an ffmpeg encoder (``libx264``, ``mpeg4``, ...).
       preset, crf: libx264's speed preset and constant quality (0 lossless, 23 its default); for
         mpeg4, ``crf`` maps to its quantiser scale ``1 + crf // 4`` (0 -> 1, its best).
+      depth: 0 pipes each frame in :meth:`write`; n >= 1 hands it to a thread with at most n frames
+        waiting, so the caller goes on while ffmpeg reads (its encoder's errors then come from a
+        later :meth:`write` or :meth:`close`). The caller must not change a frame once written.
     """
 
-    def __init__(self, path, fps, *, codec="libx264", preset="ultrafast", crf=23):
+    def __init__(self, path, fps, *, codec="libx264", preset="ultrafast", crf=23, depth=0):
         self.path = Path(path)
         if self.path.suffix.lower() not in MUXERS:
             raise KfusionError(f"{self.path}: unknown video container; expected one of {sorted(MUXERS)}")
         if not (np.isfinite(float(fps)) and float(fps) > 0):
             raise KfusionError(f"{self.path}: fps {fps!r}; expected a frame rate > 0")
+        if int(depth) < 0:
+            raise KfusionError(f"{self.path}: depth {depth!r}; expected a whole number >= 0")
         self.fps, self.codec, self.preset, self.crf = float(fps), codec, preset, int(crf)
+        self.depth = int(depth)
         self.frames = 0
         self.size = None  # (W, H) once the first frame came
         self._tmp = self._gen = None
+        self._queue = self._thread = self._error = None  # with depth >= 1: the sending thread
 
     def __enter__(self):
         return self
@@ -197,6 +204,37 @@ class VideoWriter:
                                      macro_block_size=1, output_params=params, ffmpeg_log_level="error")
         gen.send(None)
         self._gen, self.size = gen, (w, h)
+        if self.depth:
+            import queue
+            import threading
+
+            self._queue = queue.Queue(maxsize=self.depth)
+            self._thread = threading.Thread(target=self._pump, name="kfusion-video-writer", daemon=True)
+            self._thread.start()
+
+    def _pump(self):
+        """The sending thread: frames from the queue to ffmpeg until None; after an error, drain."""
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    self._gen.send(frame)
+                except Exception as e:  # any: a dead thread would leave write() waiting on a full queue
+                    self._error = e
+
+    def _stop_thread(self):
+        """Let the thread send what is queued and end; the encoder's error, if one came."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = self._queue = None
+        return self._error
+
+    def _failed(self, error):
+        self.abort()
+        return KfusionError(f"{self.path}: the video encoder failed ({one_line(error, 90, last=True)})")
 
     def write(self, frame):
         """Append one RGB uint8 (H, W, 3) frame (the same size as the first)."""
@@ -212,28 +250,36 @@ class VideoWriter:
         elif (w, h) != self.size:
             raise KfusionError(f"{self.path}: frame {self.frames} is {w} x {h} px; the video is "
                                f"{self.size[0]} x {self.size[1]}")
-        try:
-            self._gen.send(np.ascontiguousarray(frame))
-        except (OSError, RuntimeError) as e:
-            self.abort()
-            raise KfusionError(f"{self.path}: the video encoder failed ({one_line(e, 90, last=True)})") from None
+        frame = np.ascontiguousarray(frame)
+        if self._thread is not None:
+            if self._error is not None:
+                raise self._failed(self._error) from None
+            self._queue.put(frame)
+        else:
+            try:
+                self._gen.send(frame)
+            except (OSError, RuntimeError) as e:
+                raise self._failed(e) from None
         self.frames += 1
 
     def close(self):
         """Finish the file and rename it onto ``path``; KfusionError if no frame was written."""
         if self._gen is None:
             raise KfusionError(f"{self.path}: no frames to write")
+        error = self._stop_thread()
+        if error is not None:
+            raise self._failed(error) from None
         try:
             self._gen.close()
             os.replace(self._tmp, self.path)
         except (OSError, RuntimeError) as e:
-            self.abort()
-            raise KfusionError(f"{self.path}: the video encoder failed ({one_line(e, 90, last=True)})") from None
+            raise self._failed(e) from None
         self._gen = self._tmp = None
         return self.path
 
     def abort(self):
         """Stop the encoder and remove the temporary file (``path`` is left as it was)."""
+        self._stop_thread()
         if self._gen is not None:
             with contextlib.suppress(Exception):
                 self._gen.close()

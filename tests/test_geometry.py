@@ -57,6 +57,22 @@ def test_crop_image_matches_point_transform():
     assert abs(peak[1] + 0.5 - expected[0]) <= 1.0 and abs(peak[0] + 0.5 - expected[1]) <= 1.0
 
 
+@pytest.mark.parametrize("box", [(10.5, 20.25, 60.0), (-30.0, -12.5, 90.0), (70.2, 55.0, 80.0),
+                                 (200.0, 300.0, 40.0), (40.3, 30.7, 12.0)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_crop_image_of_uint8_by_pil_is_the_numpy_crop(box, channels):
+    # uint8 RGB or grey images are cut by PIL, floats by numpy: the same samples, black outside the
+    # image (boxes over its edges, beyond it, upsampled), one level apart at most (PIL truncates)
+    image = np.random.default_rng(1).integers(0, 256, (100, 120, channels), dtype=np.uint8)
+    fast = g.crop_image(image, box, 32)
+    exact = g.crop_image(image.astype(np.float32), box, 32)
+    assert fast.dtype == np.uint8 and fast.shape == (32, 32, channels)
+    diff = fast.astype(np.float32) - exact
+    assert diff.max() <= 1e-3 and diff.min() >= -1.01
+    fast[0, 0] = 0  # a writable array of its own
+    assert g.crop_image(image[..., 0], box, 32).shape == (32, 32, 1)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match=r"shape \(17, 2\)"):
         g.project(np.zeros((17, 2)), np.eye(3))

@@ -24,16 +24,38 @@ def test_written_video_reads_back_with_its_frame_rate_count_and_order(tmp_path):
     assert [i for i, _ in read_frames(path, frames=[3, 7, 99])] == [3, 7]
 
 
+def test_a_writer_thread_writes_the_same_frames(tmp_path):
+    with VideoWriter(tmp_path / "t.mp4", 25, crf=0, depth=2) as writer:
+        for frame in ramp(9):
+            writer.write(frame)
+    assert writer.frames == 9 and frame_count(writer.path) == 9
+    np.testing.assert_allclose([f.mean() for _, f in read_frames(writer.path)], [10 * i + 20 for i in range(9)],
+                               atol=1.5)
+    with pytest.raises(KfusionError, match="depth -1"):
+        VideoWriter(tmp_path / "e.mp4", 10, depth=-1)
+
+
+@pytest.mark.parametrize("depth", [0, 3])
+def test_an_encoder_that_fails_is_named_and_leaves_nothing(tmp_path, depth):
+    writer = VideoWriter(tmp_path / "f.mp4", 10, codec="no_such_encoder", depth=depth)
+    with pytest.raises(KfusionError, match="f.mp4: the video encoder failed"):
+        for frame in ramp(20, h=240, w=320):  # ffmpeg has exited: a write or the close says so
+            writer.write(frame)
+        writer.close()
+    assert not list(tmp_path.iterdir())
+
+
 def test_odd_sizes_are_padded_and_other_containers_work(tmp_path):
     path = write_video(tmp_path / "odd.avi", ramp(3, h=31, w=45), fps=5, codec="mpeg4")
     assert video_info(path)["size"] == (46, 32) and frame_count(path) == 3
 
 
-def test_the_file_appears_only_when_complete(tmp_path):
+@pytest.mark.parametrize("depth", [0, 2])
+def test_the_file_appears_only_when_complete(tmp_path, depth):
     path = tmp_path / "v.mp4"
     path.write_bytes(b"old")
     with pytest.raises(RuntimeError, match="stop"):
-        with VideoWriter(path, 10) as writer:
+        with VideoWriter(path, 10, depth=depth) as writer:
             for frame in ramp(3):
                 writer.write(frame)
             assert path.read_bytes() == b"old"  # frames go to a temporary file beside it

@@ -80,28 +80,16 @@ def kfusion_pipeline(est):
     return lambda rgb: (est.predict_people(rgb, max_people=1) or [est.predict(rgb, bbox="center")])[0]
 
 
-def affine_crop(rgb, box, size):
-    """The square ``box`` (x0, y0, side) px of ``rgb`` resized to ``size`` (bilinear, black outside)
-    by PIL's affine transform: C code, as MediaPipe cuts its crops (``kfusion.geometry.crop_image``
-    in numpy takes about 4 times longer at 256 px)."""
-    from PIL import Image
-
-    x0, y0, side = (float(v) for v in box)
-    s = side / size
-    return np.asarray(Image.fromarray(rgb).transform((size, size), Image.AFFINE, (s, 0, x0, 0, s, y0),
-                                                     Image.BILINEAR))
-
-
 def blazepose_pipeline(detector, landmarks):
     """``run(rgb)`` -> (33, 2) BlazePose-full landmarks in full-image px: detect, crop, landmarks
     (``landmarks(x)`` -> (2D input px, 3D world), :class:`kfusion.eval.photos.BlazePoseFull`)."""
     from kfusion.runtime.estimator import crop_box_for
-    from kfusion.geometry import crop_to_image
+    from kfusion.geometry import crop_image, crop_to_image
 
     def run(rgb):
         people = detector.detect(rgb)
         box = people[0].crop if people else crop_box_for(rgb.shape)
-        crop = affine_crop(rgb, box, LANDMARK_SIZE)
+        crop = crop_image(rgb, box, LANDMARK_SIZE)
         points, _ = landmarks(crop[None].astype(np.float32) / np.float32(255.0))
         return crop_to_image(points, box, LANDMARK_SIZE)
 

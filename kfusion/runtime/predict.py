@@ -21,6 +21,7 @@ from kfusion.io import atomic_path, write_json
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 DEFAULT_FPS = 25.0  # a video whose header has no frame rate
+WRITE_AHEAD = 4  # annotated frames waiting for the video encoder (kfusion.video.VideoWriter depth)
 UNITS = {"pose_3d": "mm, camera frame (x right, y down, z forward), root-relative",
          "pose_2d": "full-image pixels, corner convention (image spans [0, W] x [0, H])"}
 PEOPLE_UNITS = {**UNITS, "box": "full-image pixels (x, y, w, h), clipped to the image",
@@ -278,7 +279,8 @@ def predict_video(estimator, path, out_dir, *, bbox=None, stride=1, video=True, 
     if first is None:
         raise KfusionError(f"{path}: the video has no frames")
     tracks, count, nobody = {}, 0, 0  # track id -> {frame number among the kept: pose_3d}
-    writer = VideoWriter(annotated_video_path(path, out_dir), fps / stride) if video else None
+    writer = (VideoWriter(annotated_video_path(path, out_dir), fps / stride, depth=WRITE_AHEAD)
+              if video else None)  # ffmpeg reads the frames while the next one is computed
     try:
         with atomic_path(stem.with_suffix(".jsonl")) as tmp, open(tmp, "w", encoding="utf-8") as f:
             for i, frame in tqdm(itertools.chain([first], reader), unit="frame", disable=not progress,

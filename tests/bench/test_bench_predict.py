@@ -56,13 +56,3 @@ def test_bench_predict_refuses_bad_arguments(tmp_path, capsys):
     assert "no.png: image file not found" in capsys.readouterr().err
     assert main(["bench", "predict", "--repeats", "0"]) == 2
     assert "--repeats 0" in capsys.readouterr().err
-
-
-def test_the_peers_affine_crop_is_kfusions_crop():
-    from kfusion.bench.predict import affine_crop
-    from kfusion.geometry import crop_image
-
-    image = np.random.default_rng(1).integers(0, 256, (100, 120, 3), dtype=np.uint8)
-    box = (10.5, 20.25, 60.0)  # inside the image: the two differ only by rounding
-    diff = np.abs(affine_crop(image, box, 32).astype(int) - crop_image(image, box, 32).astype(int))
-    assert diff.max() <= 1
