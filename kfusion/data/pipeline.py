@@ -318,7 +318,6 @@ def color_jitter(images, seed, color):
     the chroma (YIQ) plane by up to ``+-hue`` of a turn. Returns float32 clipped to [0, 1].
     """
     tf = _tf()
-    seed = tf.cast(seed, tf.int64)
     B = tf.shape(images)[0]
 
     def factor(k, c):
