@@ -95,6 +95,12 @@ def _setup(tmp_path):
     out = tmp_path / "run"
     make_cache(64, seed=0).save(out / "cache" / "train.npz")
     make_cache(32, seed=1).save(out / "cache" / "test.npz")
+    records = tmp_path / "records"  # only its manifest is read: the renderer's name goes in the report
+    records.mkdir()
+    (records / "manifest.json").write_text(json.dumps({
+        "format": "kfusion-records", "version": 1, "skeleton": "h36m17", "image_size": 64, "source": "synthetic",
+        "splits": {"train": {"count": 64, "shards": 1}}, "generator": {"name": "kfusion.synthetic.benchmark",
+                                                                      "version": "2"}}))
     return hourglass, out
 
 
@@ -102,7 +108,7 @@ def _argv(out, hourglass, *extra):
     return ["reproduce", "--curves", "1,2", "--preset", "smoke", "--config", CONFIG, "--out", str(out),
             "--variants", "early,trainable", "--hourglass", str(hourglass), "--set", "fusion.preset=tiny",
             "--set", "fusion.input_size=20", "--set", "fusion.batch_size=16", "--set", "augment.crop_prob=0.0",
-            *extra]
+            "--set", f"data.records={Path(out).parent / 'records'}", *extra]
 
 
 def _epochs_logged(folder):
@@ -120,6 +126,7 @@ def test_curves_stop_after_the_first_budget_and_go_on(tmp_path):
         assert (folder / "checkpoints" / "budget-001.keras").is_file()
     report = (out / "learning-curves.md").read_text()
     assert "## After 2 epochs\n\nNot reached yet." in report
+    assert "synthetic benchmark (`kfusion.synthetic.benchmark` version 2)" in report
     # the same command without --until goes on from epoch 1: budget 1 is kept as it was, not retrained
     assert main(_argv(out, hourglass)) == 0
     for folder, state in first.items():
