@@ -407,7 +407,10 @@ def _listed(values):
 
 
 def _verdict_cell(claim):
-    diffs = "; ".join(f"{c['difference']:+.1f} vs {c['worse']} (2 SE {c['two_se']:.1f})" for c in claim["comparisons"])
+    def noise(two_se):
+        return f"2 SE {two_se:.1f}" if np.isfinite(two_se) else "one seed: no SE"
+
+    diffs = "; ".join(f"{c['difference']:+.1f} vs {c['worse']} ({noise(c['two_se'])})" for c in claim["comparisons"])
     return f"**{claim['verdict']}**: {diffs}"
 
 

@@ -146,6 +146,7 @@ def test_curves_stop_after_the_first_budget_and_go_on(tmp_path):
     claims = results["budgets"]["2"]["claims"]
     assert [c["claim"] for c in claims] == ["Trainable fusion beats early and late fusion"]
     assert claims[0]["verdict"] == "cannot be told at this noise"  # one seed
+    assert "(one seed: no SE)" in (out / "learning-curves.md").read_text()
     parts = results["seconds"]["parts"]
     assert parts["1"]["cpu"] > 0 and parts["2"]["cpu"] == pytest.approx(results["seconds"]["variants"]["trainable"]["cpu"])
     report = (out / "learning-curves.md").read_text()
