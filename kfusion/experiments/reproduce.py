@@ -206,6 +206,14 @@ def stream_correlations(model, cache, cfg, n=128):
     return r2, ni, blocks
 
 
+def _protocol_tables(pred, test_cache):
+    """Protocol 1 and 2 per action (``h36m_tables``) of one seed's test predictions."""
+    from kfusion.eval.protocols import h36m_tables
+
+    t = h36m_tables(pred, test_cache.pose_3d, test_cache.actions, test_cache.subjects)
+    return {"protocol1": t["table1"], "protocol2": t["table2"]}
+
+
 def _offdiag_mean(m):
     if len(m) < 2:
         return float("nan")
@@ -316,6 +324,9 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
     if h36m:
         results_all["h36m_table1"] = {label: {"protocol1": t["table1"], "protocol2": t["table2"]}
                                       for label, t in h36m.items()}
+        results_all["h36m_table1_seeds"] = [  # every seed's tables: Table 1 gives mean +- std per cell
+            {label: _protocol_tables(p[k], test_cache) for label, p in seed_preds.items() if k < len(p)}
+            for k in range(int(seeds))]
     write_json(out / "results.json", results_all)
     md = report_markdown(results_all, per_action, comparison_table)
     write_text(out / "report.md", md)
@@ -544,7 +555,7 @@ def report_markdown(r, per_action, comparison_table):
             f"alpha {np.asarray(q['alpha']).item():.2f}, beta {np.asarray(q['beta']).item():.2f}"
             f" ({'binary' if q['binary'] else 'not binary'})" for q in per_seed) + "."]
     if "h36m_table1" in r:
-        lines += ["", *h36m_table1_markdown(r["h36m_table1"])]
+        lines += ["", *h36m_table1_markdown(r.get("h36m_table1_seeds") or [r["h36m_table1"]])]
     else:
         lines += ["", "## Table 1 analogue: MPJPE per action (mm)", "",
                   *(table1_over_seeds(r["table1_seeds"]) if len(r.get("table1_seeds", [])) > 1
@@ -566,6 +577,17 @@ def report_markdown(r, per_action, comparison_table):
     return "\n".join(lines)
 
 
+def seed_cell(values, digits=2):
+    """A table cell over seeds: ``mean ± std`` (ddof 1, one decimal) for several, the value itself
+    (``digits`` decimals) for one, ``-`` where a value is missing."""
+    from kfusion.eval.tables import format_value
+
+    if any(v is None for v in values):
+        return "-"
+    v = np.asarray(values, float)
+    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else format_value(float(v[0]), digits)
+
+
 def table1_over_seeds(tables):
     """Markdown lines of per-action tables of several seeds (``Table.as_dict()`` each): mean ± std of
     every cell over the seeds a row has (one seed: its value)."""
@@ -577,8 +599,7 @@ def table1_over_seeds(tables):
         present = [t for t in tables if label in t["rows"]]
 
         def cell(get):
-            v = np.array([get(t) for t in present], float)
-            return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v[0]:.1f}"
+            return seed_cell([get(t) for t in present], digits=1)
 
         rows.append([label, *(cell(lambda t, c=c: t["values"][label][c]) for c in columns),
                      cell(lambda t: t["average"][label]), str(len(present))])
@@ -586,22 +607,32 @@ def table1_over_seeds(tables):
             "", "Mean ± std over the seeds of each row (the lifting baselines: one seed)."]
 
 
-def h36m_table1_markdown(tables):
-    """Table 1 in the paper's column order, protocol 1 and 2, every method of ours and the paper's row."""
+def h36m_table1_markdown(seed_tables):
+    """Table 1 in the paper's column order, protocol 1 and 2, every method of ours and the paper's row.
+
+    ``seed_tables``: one ``{label: {"protocol1": ..., "protocol2": ...}}`` per seed (``h36m_tables``'
+    ``table1`` and ``table2``); a cell is the mean ± std over the seeds its row has, with a ``seeds``
+    column when there are several.
+    """
     from kfusion.datasets.h36m import ACTIONS
     from kfusion.eval.tables import format_value, markdown_table
 
-    header = ["Method", *ACTIONS, "Avg."]
+    several = len(seed_tables) > 1
+    header = ["Method", *ACTIONS, "Avg."] + (["seeds"] if several else [])
     lines = []
-    for key, name, col, avg in (("protocol1", "protocol 1, MPJPE", "mpjpe", "avg_all"),
-                                ("protocol2", "protocol 2, PA-MPJPE", "pa_mpjpe", "avg_all")):
-        rows = [[label, *(format_value(t[key][col][a]) for a in ACTIONS), format_value(t[key][avg])]
-                for label, t in tables.items()]
+    for key, name, col in (("protocol1", "protocol 1, MPJPE", "mpjpe"), ("protocol2", "protocol 2, PA-MPJPE", "pa_mpjpe")):
+        rows = []
+        for label in seed_tables[0]:
+            present = [t[label][key] for t in seed_tables if label in t]
+            rows.append([label, *(seed_cell([t[col][a] for t in present]) for a in ACTIONS),
+                         seed_cell([t["avg_all"] for t in present])] + ([str(len(present))] if several else []))
         if key == "protocol1":
-            rows.append(["Tekin et al. 2017 (paper, real images)",
-                         *(format_value(PAPER_TABLE1[a]) for a in ACTIONS), format_value(PAPER_TABLE1["Avg. (All)"])])
+            rows.append(["Tekin et al. 2017 (paper, real images)", *(format_value(PAPER_TABLE1[a]) for a in ACTIONS),
+                         format_value(PAPER_TABLE1["Avg. (All)"])] + (["-"] if several else []))
         lines += [f"## Table 1 analogue ({name}, mm; Avg. = mean over the 15 actions)", "",
                   markdown_table(header, rows), ""]
+    if several:
+        lines += ["Mean ± std over the seeds of each row (the lifting baselines: one seed).", ""]
     lines += ["The paper reports protocol 2 only as an average: 50.12 mm (its Table 2).", ""]
     return lines
 

@@ -52,3 +52,46 @@ def test_smoke_reproduction_writes_every_table_and_figure(tmp_path):
     assert t6["mpjpe_unpruned"] == trainable["mpjpe_seeds"][0]  # Table 6 compares the seed-0 networks
     assert [c["claim"] for c in again["claims"]] == [c[0] for c in reproduce.CLAIMS]
     assert all(c["verdict"] in ("holds", "fails", "cannot be told at this noise") for c in again["claims"])
+
+
+def test_h36m_table1_gives_mean_and_std_over_the_seeds_each_row_has():
+    from kfusion.datasets.h36m import ACTIONS
+
+    def tables(offset):  # protocol 1 = 100 + offset + action index, protocol 2 = 60 + offset
+        p1 = {a: 100.0 + offset + i for i, a in enumerate(ACTIONS)}
+        p2 = {a: 60.0 + offset for a in ACTIONS}
+        return {"protocol1": {"mpjpe": p1, "avg_all": sum(p1.values()) / len(p1)},
+                "protocol2": {"pa_mpjpe": p2, "avg_all": 60.0 + offset}}
+
+    seeds = [{"Trainable Fusion": tables(0.0), "Lifting baseline (Martinez et al.)": tables(50.0)},
+             {"Trainable Fusion": tables(2.0)}]
+    md = "\n".join(reproduce.h36m_table1_markdown(seeds))
+    p1, p2 = md.split("protocol 2, PA-MPJPE")
+    row = next(line for line in p1.splitlines() if line.startswith("| Trainable Fusion"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "101.0 ± 1.4" and cells[-1] == "2"  # first action: 100 and 102
+    assert cells[-2] == f"{100 + 1 + (len(ACTIONS) - 1) / 2:.1f} ± 1.4"
+    lifting = next(line for line in p1.splitlines() if line.startswith("| Lifting"))
+    assert "±" not in lifting and "150.00" in lifting and lifting.rstrip(" |").endswith("1")
+    assert "| Trainable Fusion | 61.0 ± 1.4 |" in p2
+    one = "\n".join(reproduce.h36m_table1_markdown(seeds[:1]))
+    assert "±" not in one and "seeds" not in one.split("\n\n")[1] and "| Trainable Fusion | 100.00 |" in one
+
+
+def test_protocol_tables_of_one_seed_feed_table1():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from kfusion.datasets.h36m import ACTIONS
+
+    rng = np.random.default_rng(0)
+    gt = rng.normal(0, 300, (4, 17, 3))
+    cache = SimpleNamespace(pose_3d=gt, actions=[ACTIONS[0]] * 2 + [ACTIONS[1]] * 2, subjects=["S9"] * 4)
+    pred = gt + np.array([0.0, 0.0, 30.0])  # every joint 30 mm off in z: root alignment leaves 0
+    pred[:2, 5] += [40.0, 0.0, 0.0]  # one joint of the first action 40 mm off
+    t = reproduce._protocol_tables(pred, cache)
+    assert abs(t["protocol1"]["mpjpe"][ACTIONS[0]] - 40.0 / 17) < 1e-6
+    assert abs(t["protocol1"]["mpjpe"][ACTIONS[1]]) < 1e-6 and t["protocol1"]["mpjpe"][ACTIONS[2]] is None
+    md = "\n".join(reproduce.h36m_table1_markdown([{"Trainable Fusion": t}] * 2))
+    assert f"| Trainable Fusion | {40 / 17:.1f} ± 0.0 | 0.0 ± 0.0 | - |" in md
