@@ -213,7 +213,7 @@ def run(preset="quick", out="runs/curves", base_config="configs/synthetic.yaml",
         "preset": preset, "base_config": str(base_config), "budgets": list(budgets), "seeds": int(seeds),
         "variants": reported, "overrides": dict(overrides or {}),
         "hourglass": None if hourglass is None else str(hourglass),
-        "counts": {"train": len(train_cache), "test": len(test_cache)}, "generator": _generator(cfg)})
+        "counts": {"train": len(train_cache), "test": len(test_cache)}, "generator": reproduce.records_generator(cfg)})
     if not setup_path.is_file():  # the session that rendered, trained the hourglass and predicted the caches
         write_json(setup_path, {**setup, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu})
     deadline = None if hours is None else t_start + float(hours) * 3600.0
@@ -244,16 +244,6 @@ def run(preset="quick", out="runs/curves", base_config="configs/synthetic.yaml",
                     _log(f"{variant[1]} (seed {k}) at {budget} epochs: MPJPE {entry['mpjpe']:.1f} mm")
                 report(out, report_dir)
     return report(out, report_dir)
-
-
-def _generator(cfg):
-    """The renderer (``{"name", "version", ...}``) that made ``data.records``, from its manifest; None."""
-    from kfusion.data.records import read_manifest
-
-    try:
-        return read_manifest(cfg["data"]["records"]).get("generator")
-    except (KfusionError, TypeError):
-        return None
 
 
 # ------------------------------------------------------------------------ results and report (no TensorFlow)
@@ -389,12 +379,6 @@ def _yaml(value):
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _made_by(generator):
-    if not generator:
-        return ""
-    return f" (`{generator.get('name')}` version {generator.get('version')})"
-
-
 def _cell(row, m, digits=1):
     if row.get(m) is None:
         return "-"
@@ -429,7 +413,7 @@ def report_markdown(results, variants, figure=True):
         f"{cfg['seed']}..{cfg['seed'] + plan['seeds'] - 1}, budgets {', '.join(map(str, budgets))} epochs)", "",
         f"Command: `{command_line(plan, cfg)}` (run again, it goes on where it stopped). Data: "
         + (f"{counts['train']} training and {counts['test']} test renders ({data['image_size']} px) of the "
-           "synthetic benchmark" + _made_by(plan.get("generator")) if data["source"] == "synthetic" else
+           "synthetic benchmark" + reproduce.made_by(plan.get("generator")) if data["source"] == "synthetic" else
            f"Human3.6M motion rendered through its cameras ({counts['train']} training renders of S1, S5-S8; "
            f"{counts['test']} test renders, every {data['test_every']}th frame of S9 and S11)")
         + f"; hourglass `{cfg['hourglass']['preset']}` ({cfg['hourglass']['epochs']} epochs), fusion networks "

@@ -206,6 +206,23 @@ def stream_correlations(model, cache, cfg, n=128):
     return r2, ni, blocks
 
 
+def records_generator(cfg):
+    """The renderer (``{"name", "version", ...}``) that made ``data.records``, from its manifest; None."""
+    from kfusion.data.records import read_manifest
+
+    try:
+        return read_manifest(cfg["data"]["records"]).get("generator")
+    except (config_mod.KfusionError, TypeError):
+        return None
+
+
+def made_by(generator):
+    """`` (`name` version v)`` of a renderer, for a report's sentence; empty when unknown."""
+    if not generator:
+        return ""
+    return f" (`{generator.get('name')}` version {generator.get('version')})"
+
+
 def _protocol_tables(pred, test_cache):
     """Protocol 1 and 2 per action (``h36m_tables``) of one seed's test predictions."""
     from kfusion.eval.protocols import h36m_tables
@@ -319,7 +336,8 @@ def run(preset="quick", out="runs/reproduce", base_config="configs/synthetic.yam
     times["total"] = time.perf_counter() - t_start
     results_all = {"preset": preset, "seed": cfg["seed"], "seeds": int(seeds), "config": cfg,
                    "claims": paper_claims(results), "binary_epoch": binary_epoch,
-                   "counts": {"train": len(train_cache), "test": len(test_cache)}, "table5": results, "table6": table6,
+                   "counts": {"train": len(train_cache), "test": len(test_cache)}, "generator": records_generator(cfg),
+                   "table5": results, "table6": table6,
                    "table1": per_action.as_dict(), "table1_seeds": per_action_seeds, "heatmaps_2d": hm_pck, "figures": figs, "seconds": times}
     if h36m:
         results_all["h36m_table1"] = {label: {"protocol1": t["table1"], "protocol2": t["table2"]}
@@ -493,7 +511,7 @@ def report_markdown(r, per_action, comparison_table):
     h36m = cfg["data"]["source"] == "h36m"
     if h36m:
         title = "Human3.6M motion rendered through Human3.6M's cameras"
-        data = (f"Data: {r['counts']['train']} training renders of S1, S5-S8 (random frames and cameras) and "
+        data = (f"Data{made_by(r.get('generator'))}: {r['counts']['train']} training renders of S1, S5-S8 (random frames and cameras) and "
                 f"{r['counts']['test']} test renders of S9 and S11 (every {cfg['data']['test_every']}th frame, all "
                 f"four cameras, 59 of 60 test sequences: S9 Discussion 1 is missing from our copy), "
                 f"{cfg['data']['image_size']} px. Real: the 3D poses, the cameras (extrinsics, intrinsics, "
@@ -505,7 +523,7 @@ def report_markdown(r, per_action, comparison_table):
                    f"--set data.num_train={cfg['data']['num_train']}")
     else:
         title = "the synthetic benchmark"
-        data = f"Data: {cfg['data']['num_train']} training and {cfg['data']['num_test']} test renders " \
+        data = f"Data{made_by(r.get('generator'))}: {cfg['data']['num_train']} training and {cfg['data']['num_test']} test renders " \
                f"({cfg['data']['image_size']} px)."
         command = f"kfusion reproduce --preset {r['preset']} --out {cfg['output_dir']}" + \
             (f" --seeds {seeds}" if seeds > 1 else "")

@@ -35,7 +35,7 @@ from kfusion.synthetic.appearance import sample_appearance
 from kfusion.errors import KfusionError
 
 SOURCE = "h36m-render"
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: the appearance of kfusion.synthetic.benchmark version 2 (skin, clothes, lights)
 _SPLIT_ID = {"train": 1, "test": 2}
 
 

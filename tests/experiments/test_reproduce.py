@@ -26,6 +26,10 @@ def test_smoke_reproduction_writes_every_table_and_figure(tmp_path):
         assert (tmp_path / "docs" / name).is_file(), name
     assert (out / "fusion-trainable" / "end_to_end.keras").is_file()
     assert json.loads((out / "results.json").read_text())["preset"] == "smoke"
+    from kfusion.synthetic.benchmark import GENERATOR_VERSION  # the renderer is named in the report
+
+    assert r["generator"]["version"] == GENERATOR_VERSION
+    assert f"Data (`kfusion.synthetic.benchmark` version {GENERATOR_VERSION}):" in report
     # free weights that do not rise monotonically have no single fusion layer: Table 6 says so
     from kfusion.models import load_model
     from kfusion.models import save_model
