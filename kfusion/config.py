@@ -103,6 +103,11 @@ DEFAULTS = {
         # fraction of training samples drawn from them
         "extra_records": [],
         "extra_weight": 0.25,
+        # a teacher's 3D for those photographs (kfusion prepare teacher: BlazePose-full's 3D world
+        # landmarks where its 2D agrees with the label, kfusion/data/teacher.py), compared with the
+        # predicted pose after centring and scaling (models/losses.py), this many times the weight
+        # of a render's 3D error; 0: no teacher
+        "teacher_weight": 0.0,
         # the probability that a training sample is mirrored: its image and maps (left and right
         # maps swapped), its 3D pose (x negated, left and right swapped) and its 2D labels. The paper
         # crops only; the mirror images are people moving the other way round
@@ -148,7 +153,7 @@ _ALLOWED_CHOICES = {
 # Lower bounds of numeric keys, by key name wherever they appear (None values are not checked).
 _AT_LEAST = {"epochs": 1, "batch_size": 1, "input_size": 1, "heatmap_size": 1, "image_size": 1, "num_train": 1,
              "num_test": 0, "units": 1, "blocks": 0, "test_every": 1, "checkpoint_every": 0, "steps_per_epoch": 1,
-             "penalty": 0.0, "widen": 1}
+             "penalty": 0.0, "widen": 1, "teacher_weight": 0.0}
 _ABOVE = {"learning_rate": 0.0, "sigma": 0.0, "alpha_learning_rate": 0.0}  # strictly greater
 _STRING_LISTS = {"extra_records"}
 _YAML11_FLOAT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")

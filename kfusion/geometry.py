@@ -134,6 +134,15 @@ def look_at(eye, target, up=(0.0, -1.0, 0.0)):
     return np.stack([x, y, z]), eye
 
 
+def fit_orthographic(pose_3d, joints_2d, visible):
+    """Scaled orthographic projection of camera-frame ``pose_3d`` (J, 3) onto ``joints_2d`` (J, 2):
+    ``s * (X, Y) + t`` with s, t least squares over the ``visible`` joints -> (J, 2) px."""
+    P, x = pose_3d[visible, :2], joints_2d[visible]
+    Pc, xc = P - P.mean(0), x - x.mean(0)
+    s = float(np.sum(Pc * xc) / max(np.sum(Pc * Pc), 1e-9))
+    return s * (pose_3d[:, :2] - P.mean(0)) + x.mean(0)
+
+
 def square_box(points_2d, margin=0.2, visibility=None):
     """The square crop box ``(x0, y0, size)`` around 2D joints (..., J, 2) px.
 

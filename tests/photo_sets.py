@@ -62,7 +62,7 @@ def turn(angle_deg):
 class Oracle:
     """A method that returns, call after call, the given poses: (box, 2D full-image px, 3D mm) each, its 2D
     in crop px of that box. It answers as an estimator (``predict_crops``) and as
-    :class:`kfusion.eval.photos.BlazePoseFull` (``predict``)."""
+    :class:`kfusion.peers.BlazePoseFull` (``predict``)."""
 
     def __init__(self, size, skeleton_2d, skeleton_3d, poses):
         self.input_size = self.size = size

@@ -78,6 +78,7 @@ def test_wrong_types_name_key_value_and_type(given, match):
     ({"fusion": {"epochs": 0}}, r"'fusion.epochs' is 0; expected >= 1"),
     ({"lifting": {"batch_size": -4}}, r"'lifting.batch_size' is -4; expected >= 1"),
     ({"fusion": {"penalty": -1}}, r"'fusion.penalty' is -1.0; expected >= 0.0"),
+    ({"fusion": {"teacher_weight": -0.5}}, r"'fusion.teacher_weight' is -0.5; expected >= 0.0"),
     ({"data": {"num_test": -1}}, r"'data.num_test' is -1; expected >= 0"),
     ({"train": {"steps_per_epoch": 0}}, r"'train.steps_per_epoch' is 0; expected >= 1"),
     ({"fusion": {"learning_rate": 0}}, r"'fusion.learning_rate' is 0.0; expected > 0.0"),

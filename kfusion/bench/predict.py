@@ -23,7 +23,7 @@ import numpy as np
 
 from kfusion.bench.tables import publish
 from kfusion.errors import KfusionError
-from kfusion.eval.photos import BlazePoseFull
+from kfusion.peers import BlazePoseFull
 from kfusion.eval.tables import markdown_table
 from kfusion.runtime.detector import PersonDetector
 from kfusion.timing import cpu_cores
@@ -82,7 +82,7 @@ def kfusion_pipeline(est):
 
 def blazepose_pipeline(detector, landmarks):
     """``run(rgb)`` -> (33, 2) BlazePose-full landmarks in full-image px: detect, crop, landmarks
-    (``landmarks(x)`` -> (2D input px, 3D world), :class:`kfusion.eval.photos.BlazePoseFull`)."""
+    (``landmarks(x)`` -> (2D input px, 3D world), :class:`kfusion.peers.BlazePoseFull`)."""
     from kfusion.runtime.estimator import crop_box_for
     from kfusion.geometry import crop_image, crop_to_image
 

@@ -72,6 +72,7 @@ def _run_photos(args):
     ``kfusion.eval.real3d``)."""
     from kfusion.errors import KfusionError
     from kfusion.eval import photos, real3d
+    from kfusion.peers import BlazePoseFull
     from kfusion.runtime.estimator import load
     from kfusion.io import write_json, write_text
 
@@ -80,7 +81,7 @@ def _run_photos(args):
     if args.limit is not None and args.limit < 1:
         raise KfusionError(f"--limit {args.limit}: expected a whole number >= 1")
     estimator = load(args.model)
-    peer = photos.BlazePoseFull(args.peer) if args.peer else None
+    peer = BlazePoseFull(args.peer) if args.peer else None
     if args.protocol == "lsp":
         first, last = photos.SPLITS[args.split]
         if args.limit:

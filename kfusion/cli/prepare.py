@@ -15,6 +15,8 @@ DATASETS = {
     "mpii": ("kfusion.datasets.mpii", "MPII Human Pose (annotation .mat or JSON), 2D only"),
     "motions": ("kfusion.synthetic.motions", "a wide-motion pose set (.npz: Human3.6M S1, S5-S8 and BVH motion "
                 "capture, held-out clips split off) for `prepare synthetic --poses`"),
+    "teacher": ("kfusion.data.teacher", "BlazePose-full's 3D world landmarks as a teacher's 3D for 2D-only photographs "
+                "(beside their records; `fusion.teacher_weight`)"),
 }
 # `prepare h36m --render`: the real motions and cameras through kfusion's renderer
 H36M_RENDER = "kfusion.synthetic.h36m_render"
@@ -118,6 +120,14 @@ def _add_motions(p):
                    "runs/, never in git)")
     p.add_argument("--config", default="configs/motions.yaml",
                    help="sources, rate, motion threshold and held-out clips (default: configs/motions.yaml)")
+
+
+def _add_teacher(p):
+    p.add_argument("--records", required=True, help="records of 2D-only photographs (`kfusion prepare lsp|mpii`); "
+                   "teacher-{split}.npz is written beside them")
+    p.add_argument("--split", nargs="+", default=["train"], help="splits to label (default: train)")
+    p.add_argument("--peer", required=True, help="BlazePose-full's landmark network (MediaPipe's "
+                   "pose_landmark_full.tflite, Apache-2.0)")
 
 
 def _add_mpii(p):

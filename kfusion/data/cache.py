@@ -37,7 +37,9 @@ class HeatmapCache:
     ``joints_2d`` float32 (N, Jh, 2) decoded from the predicted maps, crop pixels of the hourglass
     input (size S); ``confidence`` float32 (N, Jh); ``joints_2d_gt`` float32 (N, Jh, 2);
     ``actions``, ``subjects`` str (N,); ``frames`` int64 (N,); ``input_size`` S; ``visibility``
-    float32 (N, Jh), 1 where ``joints_2d_gt`` is labelled (None in caches written before it was kept).
+    float32 (N, Jh), 1 where ``joints_2d_gt`` is labelled (None in caches written before it was kept);
+    ``teacher_3d`` float32 (N, J, 3) and ``teacher_weight`` float32 (N, J): a teacher's 3D of 2D-only
+    photographs (``kfusion.data.teacher``; None: none).
     """
 
     images: np.ndarray
@@ -51,6 +53,8 @@ class HeatmapCache:
     frames: np.ndarray
     input_size: int
     visibility: Optional[np.ndarray] = None
+    teacher_3d: Optional[np.ndarray] = None
+    teacher_weight: Optional[np.ndarray] = None
 
     def __len__(self):
         return len(self.pose_3d)
@@ -110,20 +114,29 @@ def predict_cache(hourglass, cfg, split, path=None, batch_size=64, records=None)
 
 
 def pack_targets(cache, cfg, *, has_3d):
-    """A fusion stage's targets when it also learns from 2D-only photographs: (N, J, 7) float32, per
-    3D joint ``x, y, z`` (mm, root-relative), ``w3`` (1 where the pose has 3D), ``u, v`` (crop px)
-    and ``w2`` (1 where the joint is labelled in 2D; ``PROJECTION_JOINTS`` only).
+    """A fusion stage's targets when it also learns from 2D-only photographs: (N, J, 8) float32, per
+    3D joint ``x, y, z`` (mm, root-relative), ``w3`` (1 where the pose has 3D), ``u, v`` (crop px),
+    ``w2`` (1 where the joint is labelled in 2D; ``PROJECTION_JOINTS`` only) and ``wt`` (the weight
+    of a teacher's 3D, ``fusion.teacher_weight`` where taught, 0 elsewhere).
 
     ``has_3d``: the cache's ``pose_3d`` is the target (renders) and its 2D is not used, or it has no
-    3D (photographs) and its labelled ``PROJECTION_JOINTS`` of ``joints_2d_gt`` are the target.
+    3D (photographs) and its labelled ``PROJECTION_JOINTS`` of ``joints_2d_gt`` are the target, with
+    its ``teacher_3d`` as ``x, y, z`` where it has one.
     """
     skel3 = skeletons.get(cfg["data"]["skeleton"])
     n, j = len(cache), skel3.num_joints
-    out = np.zeros((n, j, 7), np.float32)
+    out = np.zeros((n, j, 8), np.float32)
     if has_3d:
         out[..., :3] = cache.pose_3d
         out[..., 3] = 1.0
         return out
+    teacher = float(cfg["fusion"]["teacher_weight"])
+    if teacher > 0:
+        if cache.teacher_3d is None:
+            raise ValueError("pack_targets: fusion.teacher_weight > 0 but the photographs have no teacher's 3D "
+                             "(kfusion prepare teacher)")
+        out[..., :3] = cache.teacher_3d
+        out[..., 7] = teacher * cache.teacher_weight
     if cache.visibility is None:
         raise ValueError("pack_targets: a 2D-only cache needs its visibility (a cache written by this kfusion)")
     src, dst = skeletons.mapping(cfg["data"]["heatmap_skeleton"], skel3.name)
@@ -146,7 +159,7 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_s
     seeded) stream before batching: the workers' batches of one step make up one global batch.
 
     ``photos``: a HeatmapCache of 2D-only photographs (training, repeated): a ``fusion.extra_weight``
-    share of the samples comes from them and the targets are packed (``pack_targets``, (B, J, 7)).
+    share of the samples comes from them and the targets are packed (``pack_targets``, (B, J, 8)).
     The crop leaves their loss unchanged: the projection term fits scale and shift.
 
     ``fusion.flip``: when training, each sample is mirrored with that probability (``mirror_sample``).
@@ -200,9 +213,10 @@ def fusion_dataset(cache, cfg, *, training, batch_size=None, repeat=False, num_s
 def mirror_sample(cfg, input_size):
     """``mirror(images, heatmaps, pose, chosen)``: the ``chosen`` (B,) samples of a fusion batch
     mirrored left to right: images and maps (B, S, S, C) reversed along x, the maps' joints relabelled
-    (the heatmap skeleton's ``flip_permutation``); the 3D pose (B, J, 3) or packed targets (B, J, 7,
+    (the heatmap skeleton's ``flip_permutation``); the 3D pose (B, J, 3) or packed targets (B, J, 8,
     ``pack_targets``) relabelled with the 3D skeleton's permutation, x negated (camera frame) and
-    the 2D label u mirrored in the crop of ``input_size`` px (u -> input_size - u)."""
+    the 2D label u mirrored in the crop of ``input_size`` px (u -> input_size - u); a teacher's 3D
+    (channels 0-2) mirrors as the pose does and its weights are relabelled."""
     import tensorflow as tf
 
     perm_maps = skeletons.get(cfg["data"]["heatmap_skeleton"]).flip_permutation
@@ -216,10 +230,11 @@ def mirror_sample(cfg, input_size):
         swapped = tf.gather(pose, perm_3d, axis=1)
         sign = [-1.0] + [1.0] * (int(pose.shape[-1]) - 1)  # x negated
         offset = [0.0] * int(pose.shape[-1])
-        if int(pose.shape[-1]) == 7:  # packed: u -> size - u
+        packed = int(pose.shape[-1]) > 3
+        if packed:  # u -> size - u
             sign[4], offset[4] = -1.0, size
         mirrored = swapped * tf.constant(sign, pose.dtype) + tf.constant(offset, pose.dtype)
-        if int(pose.shape[-1]) == 7:  # u of an unlabelled joint stays 0
+        if packed:  # u of an unlabelled joint stays 0
             mirrored = tf.concat([mirrored[..., :4], mirrored[..., 4:5] * swapped[..., 6:7], mirrored[..., 5:]], -1)
         return images, heatmaps, pick(pose, mirrored)
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import geometry, skeletons
+from kfusion.geometry import fit_orthographic  # noqa: F401  (the 3D fit of every photo table)
 from kfusion.datasets import coco, lsp
 from kfusion.errors import KfusionError
 from kfusion.eval import metrics
@@ -71,52 +72,6 @@ def to_lsp(pose, skeleton):
     return out
 
 
-class BlazePoseFull:
-    """MediaPipe BlazePose-full landmarks (``pose_landmark_full.tflite``) on a square crop.
-
-    ``predict(crop)`` -> (33, 2) landmarks in crop pixels and (33, 3) 3D world landmarks in mm
-    (``blazepose33`` order). Input (1, 256, 256, 3) RGB in [0, 1]; the output of 195 values holds 39
-    points x (x, y, z, visibility, presence) in input pixels, the output of 117 values 39 points x
-    (x, y, z) in metres, the origin between the hips, x right, y down (the image's), z away from the
-    camera. The first 33 points are the body's landmarks.
-    """
-
-    size = 256
-    skeleton = "blazepose33"
-
-    def __init__(self, path):
-        from ai_edge_litert.interpreter import Interpreter
-
-        path = Path(path)
-        if not path.is_file():
-            raise KfusionError(f"{path}: BlazePose-full model not found (expected pose_landmark_full.tflite)")
-        self._it = Interpreter(model_path=str(path))
-        self._it.allocate_tensors()
-        self._input = self._it.get_input_details()[0]["index"]
-        sizes = {int(np.prod(o["shape"])): o["index"] for o in self._it.get_output_details()}
-        if 195 not in sizes or 117 not in sizes:
-            raise KfusionError(f"{path}: outputs of {sorted(sizes)} values; expected 195 (landmarks) and 117 "
-                               "(world landmarks) of MediaPipe pose_landmark_full")
-        self._landmarks, self._world = sizes[195], sizes[117]
-
-    def __call__(self, x):
-        """The network alone: x float32 (1, 256, 256, 3) RGB in [0, 1] -> ((33, 2) landmarks in input px,
-        (33, 3) world landmarks in metres)."""
-        self._it.set_tensor(self._input, x)
-        self._it.invoke()
-        return (self._it.get_tensor(self._landmarks).reshape(39, 5)[:33, :2].copy(),
-                self._it.get_tensor(self._world).reshape(39, 3)[:33].copy())
-
-    def predict(self, crop):
-        """uint8 crop (h, h, 3) -> ((33, 2) crop px, (33, 3) mm)."""
-        from PIL import Image
-
-        h = crop.shape[0]
-        x = np.asarray(Image.fromarray(crop).resize((self.size, self.size), Image.BILINEAR), np.float32) / 255.0
-        landmarks, world = self(x[None])
-        return landmarks * (h / self.size), 1000.0 * world
-
-
 def read_heldout(root, first=HELD_OUT[0], last=HELD_OUT[1]):
     """(image paths, joints (N, 14, 2) corner-convention px, visibility (N, 14)) of images first..last-1."""
     root = Path(root)
@@ -125,15 +80,6 @@ def read_heldout(root, first=HELD_OUT[0], last=HELD_OUT[1]):
         raise KfusionError(f"{root}: held-out images {first + 1}..{last}; the file has {len(xy)}")
     idx = np.arange(first, last)
     return [lsp.image_path(root / "images", int(i)) for i in idx], xy[idx], vis[idx]
-
-
-def fit_orthographic(pose_3d, joints_2d, visible):
-    """Scaled orthographic projection of camera-frame ``pose_3d`` (J, 3) onto ``joints_2d`` (J, 2):
-    ``s * (X, Y) + t`` with s, t least squares over the ``visible`` joints -> (J, 2) px."""
-    P, x = pose_3d[visible, :2], joints_2d[visible]
-    Pc, xc = P - P.mean(0), x - x.mean(0)
-    s = float(np.sum(Pc * xc) / max(np.sum(Pc * Pc), 1e-9))
-    return s * (pose_3d[:, :2] - P.mean(0)) + x.mean(0)
 
 
 def asymmetry(pose_3d_lsp):

@@ -40,7 +40,7 @@ def frame_errors(pred_3d, pred_2d, gt_3d, gt_2d, joints):
 
 
 def evaluate(estimator, root, *, peer=None, limit=None, log=None):
-    """kfusion and optionally ``peer`` (:class:`kfusion.eval.photos.BlazePoseFull`) on the real3d frames
+    """kfusion and optionally ``peer`` (:class:`kfusion.peers.BlazePoseFull`) on the real3d frames
     under ``root`` (the first ``limit``); returns a JSON-ready dict (``frames``, ``mean``, ``joints``,
     ``count``) with ``markdown``."""
     frames = real3d.read_frames(root)[:limit]

@@ -34,6 +34,11 @@ TRAINING_DATA = {
     "humaneva": ("HumanEva-I (Sigal et al., IJCV 2010).", "HumanEva is for research use; this model inherits that."),
     "kth": ("KTH Multiview Football II (Kazemi et al., BMVC 2013).",
             "KTH Football II is for research use; this model inherits that."),
+    "blazepose-teacher": ("MediaPipe BlazePose-full's 3D world landmarks on those 2D-only photographs, as a teacher's "
+                          "3D where, projected, they agree with the labels (`kfusion prepare teacher`, "
+                          "`fusion.teacher_weight`).",
+                          "BlazePose-full is under the Apache-2.0 licence (kfusion/assets/mediapipe/LICENSE); its "
+                          "outputs add no restriction beyond the photographs' own."),
     "mpii": ("MPII Human Pose (Andriluka et al., CVPR 2014).",
              "MPII Human Pose is under the Simplified BSD licence for research; check its terms before other use."),
 }
@@ -72,8 +77,9 @@ def training_data(config_path):
     """Lines naming every training set of a model, each with its terms, from its run's config: the
     records of the stage (``data.records``), the 2D-only records its hourglass also learned from
     (``hourglass.extra_records`` of the run's hourglass stage, or of the config itself) and those its
-    fusion network learned from (``fusion.extra_records``), with the motions and photographs renders were
-    made of (:func:`records_sources`)."""
+    fusion network learned from (``fusion.extra_records``, and the teacher of their 3D where
+    ``fusion.teacher_weight`` > 0), with the motions and photographs renders were made of
+    (:func:`records_sources`)."""
     sources = []
     if config_path:
         cfg = read_json(config_path)
@@ -88,6 +94,8 @@ def training_data(config_path):
             except (KfusionError, OSError, TypeError, KeyError):
                 sources.append(fallback if fallback != "2D-only records"
                                else f"`{records}` (2D only, not readable here)")
+        if float(cfg.get("fusion", {}).get("teacher_weight") or 0) > 0:
+            sources.append("blazepose-teacher")
     lines = []
     for source in dict.fromkeys(sources or ["synthetic"]):
         what, terms = TRAINING_DATA.get(source, (f"Records of source `{source}`.", f"Check the licence of `{source}`."))

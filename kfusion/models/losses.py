@@ -5,15 +5,18 @@ the 3J coordinates of (y_hat - y)^2``, in mm^2, so that lambda = 5e3 in ``lambda
 the paper's balance between the data term and the sharpness penalty.
 
 A fusion network that also learns from photographs with 2D joints only (``fusion.extra_records``)
-gets packed targets (``kfusion.data.cache.pack_targets``: per joint x, y, z, w3, u, v, w2). For those
+gets packed targets (``kfusion.data.cache.pack_targets``: per joint x, y, z, w3, u, v, w2, wt). For those
 the loss is the 3D term where the pose has 3D, and a *projection* term where it has 2D: the
 predicted pose (camera frame) projected by the scaled orthographic camera that fits the labelled
-joints best (least squares, the camera of ``kfusion.eval.photos.fit_orthographic``), its residuals
+joints best (least squares, the camera of ``kfusion.geometry.fit_orthographic``), its residuals
 measured in mm of a person of nominal size (``NOMINAL_SPREAD_MM``). The term does not change when
 the photograph's 2D joints are scaled or shifted (a crop) nor when the predicted pose is scaled,
 so it teaches the shape of the pose, and the renders' 3D term its size and depth. Nothing in a
 photograph's 2D says how long a bone is in depth, so photos also get a symmetry term
-(``symmetry_loss``): a person's left and right bones are of equal length.
+(``symmetry_loss``): a person's left and right bones are of equal length. Where a teacher's 3D is at
+hand (``kfusion.data.teacher``, ``fusion.teacher_weight``: an eighth channel ``wt`` per joint), a
+*teacher* term (``teacher_loss``) compares the predicted pose with it after centring both on the taught
+joints and scaling the prediction: the teacher teaches the pose, depth included, not its body's size.
 """
 import keras
 from keras import ops
@@ -32,7 +35,8 @@ def pose_loss(y_true, y_pred, mirrored_bones=None):
 
     With packed targets (B, J, 7) (the module docstring): ``w3`` times that, plus the projection term
     and, for the poses without 3D, the symmetry term of ``mirrored_bones`` (the skeleton's
-    ``mirrored_bones``; None: none).
+    ``mirrored_bones``; None: none). (B, J, 8): also the teacher term of the poses whose ``x, y, z``
+    are a teacher's (``wt`` > 0).
     """
     y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
     if y_true.shape[-1] == 3:
@@ -42,7 +46,22 @@ def pose_loss(y_true, y_pred, mirrored_bones=None):
         projection_loss(y_true[..., 4:6], y_true[..., 6], y_pred)
     if mirrored_bones:
         loss = loss + (1.0 - has_3d) * symmetry_loss(y_pred, mirrored_bones)
+    if y_true.shape[-1] >= 8:
+        loss = loss + (1.0 - has_3d) * teacher_loss(pose, y_true[..., 7], y_pred)
     return loss
+
+
+def teacher_loss(teacher, weights, pose):
+    """0.5 * sum over the taught joints of ``weights`` (B, J) times the squared distance (mm^2) between
+    the ``teacher``'s pose (B, J, 3) and the predicted ``pose`` (B, J, 3), both centred on the taught
+    joints' weighted mean and the prediction scaled by the least-squares factor onto the teacher's -> (B,);
+    0 where nothing is taught."""
+    w = weights[..., None]
+    total = ops.maximum(ops.sum(w, axis=1, keepdims=True), 1e-6)
+    Pc = pose - ops.sum(w * pose, axis=1, keepdims=True) / total
+    Tc = teacher - ops.sum(w * teacher, axis=1, keepdims=True) / total
+    s = ops.sum(w * Pc * Tc, axis=(1, 2)) / ops.maximum(ops.sum(w * Pc * Pc, axis=(1, 2)), 1e-6)
+    return 0.5 * ops.sum(w * ops.square(s[:, None, None] * Pc - Tc), axis=(1, 2))
 
 
 def symmetry_loss(pose, mirrored_bones):

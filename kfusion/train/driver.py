@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import skeletons
-from kfusion.data import posepairs
+from kfusion.data import posepairs, teacher
 from kfusion.data.cache import HeatmapCache, predict_cache
 from kfusion.errors import KfusionError
 from kfusion.io import write_json
@@ -146,9 +146,13 @@ def photo_cache(cfg, run_dir, hourglass_path):
     if not extras:
         return None
     parts = [caches(cfg, run_dir, hourglass_path, ["train"], records=path)["train"] for path in extras]
+    if float(cfg["fusion"]["teacher_weight"]) > 0:  # kfusion prepare teacher, beside each folder's records
+        for path, part in zip(extras, parts):
+            part.teacher_3d, part.teacher_weight = teacher.load(path, "train", part.frames, cfg["data"]["skeleton"])
     if len(parts) == 1:
         return parts[0]
-    fields = [k for k in HeatmapCache.__dataclass_fields__ if k != "input_size"]
+    fields = [k for k in HeatmapCache.__dataclass_fields__
+              if k != "input_size" and getattr(parts[0], k) is not None]
     for k in fields:  # e.g. photographs of another skeleton: one line naming both folders
         shapes = [None if getattr(p, k) is None else getattr(p, k).shape[1:] for p in parts]
         if any(sh != shapes[0] for sh in shapes):

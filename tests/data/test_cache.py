@@ -23,6 +23,8 @@ FIELDS = list(HeatmapCache.__dataclass_fields__)
 
 def test_save_load_round_trip_keeps_every_array_and_dtype(tmp_path):
     cache = make_cache(6, seed=3)
+    cache.teacher_3d = np.ones((6, 17, 3), np.float32)  # attached by the fusion stage (kfusion.data.teacher)
+    cache.teacher_weight = np.ones((6, 17), np.float32)
     cache.save(tmp_path / "c.npz")
     back = HeatmapCache.load(tmp_path / "c.npz")
     assert type(back.input_size) is int and back.input_size == cache.input_size == 20
@@ -48,7 +50,8 @@ def test_subset_round_trips_too(tmp_path):
 
 def test_a_cache_written_before_visibility_was_kept_loads_without_it(tmp_path):
     cache = make_cache(3)
-    np.savez(tmp_path / "old.npz", **{k: np.asarray(v) for k, v in cache.__dict__.items() if k != "visibility"})
+    np.savez(tmp_path / "old.npz", **{k: np.asarray(v) for k, v in cache.__dict__.items()
+                                      if k != "visibility" and v is not None})
     back = HeatmapCache.load(tmp_path / "old.npz")
     assert back.visibility is None and len(back) == 3
     back.save(tmp_path / "again.npz")  # and it saves again without it
@@ -57,7 +60,8 @@ def test_a_cache_written_before_visibility_was_kept_loads_without_it(tmp_path):
 
 def test_load_names_the_file_and_the_missing_arrays(tmp_path):
     cache = make_cache(2)
-    arrays = {k: np.asarray(v) for k, v in cache.__dict__.items() if k not in ("confidence", "frames")}
+    arrays = {k: np.asarray(v) for k, v in cache.__dict__.items()
+              if k not in ("confidence", "frames") and v is not None}
     np.savez(tmp_path / "old.npz", **arrays)
     with pytest.raises(KfusionError, match=r"old.npz: missing key\(s\) \['confidence', 'frames'\]"):
         HeatmapCache.load(tmp_path / "old.npz")
@@ -65,7 +69,7 @@ def test_load_names_the_file_and_the_missing_arrays(tmp_path):
 
 def test_load_refuses_object_arrays(tmp_path):
     cache = make_cache(2)
-    arrays = {k: np.asarray(v) for k, v in cache.__dict__.items()}
+    arrays = {k: np.asarray(v) for k, v in cache.__dict__.items() if v is not None}
     arrays["actions"] = np.array(["walk", None], dtype=object)  # a pickled column
     np.savez(tmp_path / "obj.npz", **arrays)
     with pytest.raises(KfusionError, match=r"obj.npz: holds pickled objects"):
@@ -218,7 +222,8 @@ def test_pack_targets_puts_a_photos_labelled_limbs_on_the_3d_skeleton():
     photo.visibility[1, skeletons.get("mpii16").index("l_wrist")] = 0
     packed = pack_targets(photo, cfg, has_3d=False)
     h36m, mpii = skeletons.get("h36m17"), skeletons.get("mpii16")
-    assert packed.shape == (2, 17, 7) and not packed[..., :4].any()  # no 3D, no 3D weight
+    assert packed.shape == (2, 17, 8) and not packed[..., :4].any()  # no 3D, no 3D weight
+    assert not packed[..., 7].any()  # no teacher
     for name in h36m.joints:
         j = h36m.index(name)
         if name in PROJECTION_JOINTS:
@@ -231,6 +236,25 @@ def test_pack_targets_puts_a_photos_labelled_limbs_on_the_3d_skeleton():
     assert (render[..., 3] == 1).all() and not render[..., 4:].any()
 
 
+def test_pack_targets_puts_a_teachers_3d_where_it_is_taught():
+    from kfusion.data.cache import pack_targets
+
+    photo = make_cache(2, seed=6)
+    with pytest.raises(ValueError, match="no teacher's 3D"):
+        pack_targets(photo, config_mod.from_dict({"fusion": {"teacher_weight": 0.5}}), has_3d=False)
+    rng = np.random.default_rng(3)
+    photo.teacher_3d = rng.normal(0, 300, (2, 17, 3)).astype(np.float32)
+    photo.teacher_weight = np.zeros((2, 17), np.float32)
+    photo.teacher_weight[0, [1, 2, 3, 11]] = 1.0
+    packed = pack_targets(photo, config_mod.from_dict({"fusion": {"teacher_weight": 0.5}}), has_3d=False)
+    np.testing.assert_array_equal(packed[..., :3], photo.teacher_3d)
+    np.testing.assert_array_equal(packed[..., 7], 0.5 * photo.teacher_weight)
+    assert not packed[..., 3].any()  # a teacher's 3D is not a render's: no plain 3D term
+    off = pack_targets(photo, config_mod.from_dict({}), has_3d=False)  # teacher_weight 0: not used
+    assert not off[..., :4].any() and not off[..., 7].any()
+    np.testing.assert_array_equal(off[..., 4:7], packed[..., 4:7])
+
+
 def test_fusion_batches_mix_in_the_photos_share():
     from kfusion.data.cache import fusion_dataset
 
@@ -239,7 +263,7 @@ def test_fusion_batches_mix_in_the_photos_share():
     ds = fusion_dataset(renders, cfg, training=True, batch_size=16, repeat=True, photos=photos)
     has_3d = []
     for x, y in ds.take(40):
-        assert x["image"].shape == (16, 20, 20, 3) and y.shape == (16, 17, 7)
+        assert x["image"].shape == (16, 20, 20, 3) and y.shape == (16, 17, 8)
         has_3d.append(y.numpy()[:, 0, 3])
     share = 1.0 - np.concatenate(has_3d).mean()
     assert 0.18 < share < 0.32  # 640 samples, 25 % expected

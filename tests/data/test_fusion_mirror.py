@@ -22,10 +22,11 @@ def _mirror(packed):
     rng = np.random.default_rng(0)
     images = tf.constant(rng.random((3, 8, 8, 3)), tf.float32)
     maps = tf.constant(rng.random((3, 8, 8, 16)), tf.float32)
-    pose = rng.normal(size=(3, 17, 7 if packed else 3)).astype(np.float32)
+    pose = rng.normal(size=(3, 17, 8 if packed else 3)).astype(np.float32)
     if packed:
         pose[..., 6] = rng.random((3, 17)) > 0.3
         pose[..., 4] *= pose[..., 6]
+        pose[..., 7] = rng.random((3, 17)) > 0.5  # a teacher's weights: relabelled, not negated
     chosen = tf.constant([True, False, True])
     out = mirror_sample(cfg, 20)(images, maps, tf.constant(pose), chosen)
     return (images.numpy(), maps.numpy(), pose), [o.numpy() for o in out], mirror_sample(cfg, 20), chosen

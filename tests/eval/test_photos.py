@@ -6,6 +6,7 @@ import pytest
 
 from kfusion import skeletons
 from kfusion.eval import photos
+from kfusion.peers import BlazePoseFull
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 LSP_ROOT = SHARED / "data" / "lsp_extended"
@@ -44,7 +45,7 @@ def test_heldout_side_by_side():
     import kfusion
 
     est = kfusion.load()
-    peer = photos.BlazePoseFull(PEER) if PEER.is_file() else None
+    peer = BlazePoseFull(PEER) if PEER.is_file() else None
     r = photos.evaluate(est, LSP_ROOT, peer=peer, first=5000, last=5012)
     assert r["count"] >= 10 and r["images"] == "LSP-extended im05001..im05012"
     for key in ("kfusion_2d", "kfusion_3d_fit") + (("blazepose_2d", "blazepose_3d_fit") if peer else ()):
@@ -216,7 +217,7 @@ def test_blazepose_refuses_a_model_without_world_landmarks():
 
     with pytest.raises(KfusionError, match=r"pose_detection.tflite: outputs of .* values; expected 195 "
                                            r"\(landmarks\) and 117 \(world landmarks\)"):
-        photos.BlazePoseFull(model_path())
+        BlazePoseFull(model_path())
 
 
 @pytest.mark.skipif(not ((LSP_ROOT / "joints.mat").is_file() and PEER.is_file()),
@@ -227,7 +228,7 @@ def test_blazepose_world_landmarks_project_onto_its_landmarks_in_the_images_axes
     from kfusion import geometry
     from kfusion.images import read_image
 
-    peer = photos.BlazePoseFull(PEER)
+    peer = BlazePoseFull(PEER)
     paths, gt, vis = photos.read_heldout(LSP_ROOT, 5000, 5008)
     limbs = [j for j, _ in zip(*skeletons.mapping("blazepose33", "lsp14"))]
     good, mirrored = [], []

@@ -14,10 +14,11 @@ def _renders(folder, generator):
     return folder
 
 
-def _card(tmp_path, records_dir):
+def _card(tmp_path, records_dir, fusion=None):
     run = tmp_path / "run" / "fusion-trainable"
     run.mkdir(parents=True)
-    write_json(run / "config.json", {"data": {"records": str(records_dir)}, "fusion": {"extra_records": []},
+    write_json(run / "config.json", {"data": {"records": str(records_dir)},
+                                      "fusion": {"extra_records": [], **(fusion or {})},
                                       "hourglass": {"extra_records": []}})
     return "\n".join(training_data(run / "config.json"))
 
@@ -41,3 +42,10 @@ def test_an_older_manifest_is_read_through_its_pose_file(tmp_path):
     assert "Human3.6M" in card
     gone = _card(tmp_path / "g", _renders(tmp_path / "gone", {"poses": str(tmp_path / "missing.npz")}))
     assert "not readable here" in gone
+
+
+def test_a_teachers_3d_is_named_with_its_licence(tmp_path):
+    plain = _renders(tmp_path / "plain", {"poses": "built-in", "backgrounds": "procedural"})
+    card = _card(tmp_path / "t", plain, fusion={"teacher_weight": 1.0})
+    assert "BlazePose-full's 3D world landmarks" in card and "Apache-2.0" in card
+    assert "BlazePose" not in _card(tmp_path / "n", plain, fusion={"teacher_weight": 0.0})

@@ -2,20 +2,22 @@
 the residual of the best scaled orthographic projection, the camera that the photo evaluation fits."""
 import numpy as np
 
-from kfusion.eval.photos import fit_orthographic
-from kfusion.models.losses import MPJPE, NOMINAL_SPREAD_MM, pose_loss, projection_loss
+from kfusion.geometry import fit_orthographic
+from kfusion.models.losses import MPJPE, NOMINAL_SPREAD_MM, pose_loss, projection_loss, teacher_loss
 
 
 def _pose(seed=0, n=17):
     return np.random.default_rng(seed).normal(0, 300, (n, 3)).astype(np.float32)
 
 
-def _packed(pose3d=None, uv=None, w2=None, n=17):
-    t = np.zeros((n, 7), np.float32)
+def _packed(pose3d=None, uv=None, w2=None, n=17, teacher=None, wt=None):
+    t = np.zeros((n, 8), np.float32)
     if pose3d is not None:
         t[:, :3], t[:, 3] = pose3d, 1.0
     if uv is not None:
         t[:, 4:6], t[:, 6] = uv, w2
+    if teacher is not None:
+        t[:, :3], t[:, 7] = teacher, wt
     return t
 
 
@@ -126,3 +128,62 @@ def test_photos_pay_for_unequal_left_and_right_bones_renders_do_not():
     np.testing.assert_allclose(with_sym - without, 0.5 * d ** 2, rtol=1e-4)
     render = _packed(pose3d=longer)[None]  # with 3D the 3D term decides: no symmetry term
     np.testing.assert_allclose(float(pose_loss(render, longer[None], mirrored_bones=bones)[0]), 0.0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- a teacher's 3D (kfusion.data.teacher)
+def _teacher(teacher, wt, pose):
+    return float(np.asarray(teacher_loss(*[np.asarray(a, np.float32)[None] for a in (teacher, wt, pose)]))[0])
+
+
+def test_the_teacher_teaches_the_pose_not_its_size_or_place():
+    teacher = _pose(20)
+    wt = np.zeros(17, np.float32)
+    wt[[1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]] = 1.0  # the limbs
+    pred = 0.6 * teacher + [40.0, -90.0, 300.0]
+    pred[[0, 7, 8, 9, 10]] = _pose(21)[[0, 7, 8, 9, 10]]  # joints it does not teach: anything
+    assert _teacher(teacher, wt, pred) < 1e-3
+    bent = pred.copy()
+    bent[13, 2] += 200.0  # the left wrist 200 mm deeper
+    assert _teacher(teacher, wt, bent) > 1000.0
+    assert _teacher(teacher, np.zeros(17, np.float32), bent) == 0.0
+    # its value: the prediction centred and scaled onto the teacher, 0.5 x weighted squared mm
+    t = teacher[wt > 0] - teacher[wt > 0].mean(0)
+    p = bent[wt > 0] - bent[wt > 0].mean(0)
+    s = np.sum(p * t) / np.sum(p * p)
+    np.testing.assert_allclose(_teacher(teacher, 2 * wt, bent), np.sum((s * p - t) ** 2), rtol=1e-4)
+
+
+def test_packed_photos_pay_the_teacher_term_renders_never_do():
+    pred = np.stack([_pose(22), _pose(23)])
+    teacher, uv = _pose(24), 0.3 * _pose(24)[:, :2]
+    wt, w2 = np.ones(17, np.float32), np.ones(17, np.float32)
+    photo = _packed(uv=uv, w2=w2, teacher=teacher, wt=wt)
+    render = _packed(pose3d=teacher)
+    render[:, 7] = 1.0  # a weight on a render is ignored: its 3D term is the plain one
+    got = np.asarray(pose_loss(np.stack([photo, render]), pred))
+    np.testing.assert_allclose(got[0], _loss(uv, w2, pred[0]) + _teacher(teacher, wt, pred[0]), rtol=1e-5)
+    np.testing.assert_allclose(got[1], np.asarray(pose_loss(teacher[None], pred[1:]))[0], rtol=1e-6)
+
+
+def test_the_teacher_term_teaches_depth_that_the_photo_cannot():
+    import tensorflow as tf
+
+    teacher = _pose(25)
+    uv = 0.25 * teacher[:, :2] + 30
+    start = teacher.copy()
+    start[:, 2] = _pose(26)[:, 2]  # the right x, y; depth all wrong
+    wt = np.ones(17, np.float32)
+    packed = _packed(uv=uv, w2=np.ones(17, np.float32), teacher=teacher, wt=wt)[None]
+    no_teacher = packed.copy()
+    no_teacher[..., 7] = 0.0
+    for targets, learns in ((packed, True), (no_teacher, False)):
+        pose = tf.Variable(start[None])
+        opt = tf.keras.optimizers.Adam(5.0)
+        for _ in range(200):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(pose_loss(targets, pose))
+            opt.apply_gradients([(tape.gradient(loss, pose), pose)])
+        p, t = pose.numpy()[0] - pose.numpy()[0].mean(0), teacher - teacher.mean(0)
+        s = np.sum(p * t) / np.sum(p * p)  # the prediction's size is not taught (the renders teach it)
+        err = np.abs(s * p[:, 2] - t[:, 2]).mean()
+        assert (err < 20.0) == learns, err
