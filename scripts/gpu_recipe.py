@@ -15,7 +15,9 @@ the end-to-end model.
 config, with paths into the pack; per part its source folder, source, counts, licence terms; what
 restricts the pack's use) and one kfusion records folder a part, ``OUT/records`` (the training and
 validation splits, whose ``joints_3d`` are the fusion stage's 3D targets) and ``OUT/extra/NAME``
-(their training splits). Each split is an evenly spread subset of ``--renders``/``--test``/``--photos``
+(their training splits; with ``fusion.teacher_weight`` > 0 the teacher's 3D of the photographs,
+``teacher-train.npz`` of ``kfusion prepare teacher``, travels beside them: it is aligned by frame, so a
+subset needs no other). Each split is an evenly spread subset of ``--renders``/``--test``/``--photos``
 crops, stored as JPEG at ``--quality`` at the hourglass's input size (or the records', if smaller).
 JPEG records hold 5-7 times more 128 px crops per MiB than the records' PNG or an npz of uint8
 (measured on runs/quick/data and data/lsp: PNG records 33 and 39 crops/MiB, compressed npz 25 and 30,
@@ -72,6 +74,7 @@ import numpy as np
 
 from kfusion import __version__
 from kfusion import config as config_mod
+from kfusion.data import teacher
 from kfusion.errors import KfusionError
 from kfusion.export.tflite import VARIANTS
 from kfusion.io import read_json, replace_dir, write_json, write_text
@@ -150,6 +153,8 @@ def write_part(src, dst, splits, *, size, quality):
 
         counts[split] = write_records(samples(), dst, split, num_shards=1, skeleton=m["skeleton"],
                                       image_format="jpeg", jpeg_quality=quality)
+        if teacher.path_for(src, split).is_file():  # aligned by frame: the whole file serves the subset
+            shutil.copy2(teacher.path_for(src, split), teacher.path_for(dst, split))
     generator = {**(m.get("generator") or {}), "packed_from": str(src), "image_format": "jpeg", "jpeg_quality": quality}
     manifest = write_manifest(dst, skeleton=m["skeleton"], image_size=out_size, splits=counts, source=m["source"],
                               seed=m.get("seed"), generator=generator)
@@ -210,6 +215,11 @@ def pack(args):
     if out.exists() and not args.overwrite:
         raise KfusionError(f"--out {out}: exists; pass --overwrite to replace it")
     limit, why = pack_limit(args.max_mib)
+    if cfg["fusion"]["teacher_weight"] > 0:  # found missing here, not on the GPU machine
+        for path in cfg["fusion"]["extra_records"]:
+            if not teacher.path_for(path, "train").is_file():
+                raise KfusionError(f"{teacher.path_for(path, 'train')}: not found; fusion.teacher_weight > 0 needs "
+                                   f"the photographs' teacher (kfusion prepare teacher --records {path} --peer ...)")
     size = args.size or hourglass_sizes(cfg)[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

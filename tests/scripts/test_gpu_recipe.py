@@ -64,11 +64,14 @@ def recipe(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gpu_recipe")
     renders = write_records(tmp / "renders", "h36m17", "synthetic", {"train": 24, "test": 8}, True, seed=0)
     photos = write_records(tmp / "lsp", "lsp14", "lsp", {"train": 20}, False, seed=1)
+    rng = np.random.default_rng(2)  # a teacher's 3D of the photographs (kfusion prepare teacher), frames 0-19
+    np.savez(photos / "teacher-train.npz", frames=np.arange(20), pose_3d=rng.normal(0, 300, (20, 17, 3)),
+             weight=np.ones((20, 17)), agreement=np.ones(20), skeleton=np.asarray("h36m17"))
     cfg = {"name": "tiny-gpu", "data": {"records": str(renders), "image_size": S},
            "hourglass": {"preset": "tiny", "input_size": S, "batch_size": 4, "epochs": 1, "schedule": "cosine",
                          "extra_records": [str(photos)], "extra_weight": 0.5},
            "fusion": {"preset": "tiny", "input_size": 20, "batch_size": 4, "epochs": 1, "settle_at": 0.5,
-                      "extra_records": [str(photos)], "flip": 0.5},
+                      "extra_records": [str(photos)], "flip": 0.5, "teacher_weight": 1.0},
            "train": {"steps_per_epoch": 2, "validate": False}}  # no validation: a minute less on a CPU
     (tmp / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     return {"tmp": tmp, "renders": renders, "photos": photos, "config": tmp / "tiny.yaml"}
@@ -110,6 +113,7 @@ def test_the_pack_holds_spread_jpeg_crops_their_targets_and_says_it_is_for_resea
     assert meta["config"]["data"]["records"] == "records"  # the config's paths point into the pack
     assert meta["config"]["hourglass"]["extra_records"] == meta["config"]["fusion"]["extra_records"] == ["extra/lsp"]
     assert read_manifest(pack / "extra" / "lsp")["has_3d"] is False  # the photographs' manifest says 2D only
+    assert (pack / "extra" / "lsp" / "teacher-train.npz").is_file()  # their teacher's 3D travels with them
     original = list(iterate_samples(recipe["renders"], "train"))
     packed = list(iterate_samples(pack / "records", "train"))
     picks = [original[i] for i in np.floor(np.arange(16) * 24 / 16).astype(int)]  # spread over the split
@@ -162,3 +166,13 @@ def test_a_pack_where_git_would_track_it_is_refused(recipe):
     shutil.rmtree(out, ignore_errors=True)  # a broken guard leaves no pack in the checkout
     assert done.returncode == 2 and "git would track it" in done.stderr and "runs/ or data/" in done.stderr
     assert not written
+
+
+def test_a_teacher_that_is_not_there_is_refused_before_the_gpu(recipe, tmp_path):
+    cfg = yaml.safe_load(recipe["config"].read_text())
+    bare = write_records(tmp_path / "bare", "lsp14", "lsp", {"train": 4}, False, seed=3)
+    cfg["fusion"]["extra_records"] = [str(bare)]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    done = run_script("pack", "--config", tmp_path / "c.yaml", "--out", tmp_path / "pack", *PACK_ARGS, check=False)
+    assert done.returncode == 2 and "bare/teacher-train.npz: not found; fusion.teacher_weight > 0" in done.stderr
+    assert not (tmp_path / "pack").exists()
