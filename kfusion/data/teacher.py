@@ -53,6 +53,8 @@ def label(records, split, peer, *, skeleton="h36m17", log=None):
     write and return ``teacher-{split}.npz`` (module docstring) -> (path, summary dict)."""
     from kfusion.data.records import iterate_samples, read_manifest
 
+    if not Path(records, "manifest.json").is_file():
+        raise KfusionError(f"{records}: no records here (expected manifest.json of `kfusion prepare lsp|mpii`)")
     m = read_manifest(records)
     if split not in m["splits"]:
         raise KfusionError(f"{records}: no split {split!r} (has {sorted(m['splits'])})")

@@ -105,6 +105,8 @@ def test_label_refuses_a_missing_split(tmp_path):
     records = _records(tmp_path / "lsp", [_body(rng)], np.ones((1, LSP.num_joints)))
     with pytest.raises(KfusionError, match=r"no split 'val' \(has \['train'\]\)"):
         teacher.label(records, "val", FakePeer([]))
+    with pytest.raises(KfusionError, match=r"nothing: no records here \(expected manifest.json"):
+        teacher.label(tmp_path / "nothing", "train", FakePeer([]))
 
 
 @pytest.mark.skipif(not (LSP_ROOT / "joints.mat").is_file() or not PEER.is_file(),
