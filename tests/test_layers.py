@@ -26,7 +26,7 @@ FOLDER_LAYERS = {
     "cli": 11,
 }
 CORE = {"errors", "io", "skeletons", "geometry", "heatmaps", "config", "logfilter", "images", "timing", "lazy",
-        "video"}
+        "video", "peers"}
 OTHER_LAYERS = {"kfusion": 0,                           # the facade; its __version__ is core
                 "kfusion.__main__": FOLDER_LAYERS["cli"]}  # ``python -m kfusion`` is the command line
 # What the package's own modules may take from the facade ``kfusion/__init__.py``.
