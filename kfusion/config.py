@@ -104,7 +104,7 @@ DEFAULTS = {
         "extra_records": [],
         "extra_weight": 0.25,
         # a teacher's 3D for those photographs (kfusion prepare teacher: BlazePose-full's 3D world
-        # landmarks where its 2D agrees with the label, kfusion/data/teacher.py), compared with the
+        # landmarks where, projected, they agree with the label, kfusion/data/teacher.py), compared with the
         # predicted pose after centring and scaling (models/losses.py), this many times the weight
         # of a render's 3D error; 0: no teacher
         "teacher_weight": 0.0,

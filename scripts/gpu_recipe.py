@@ -217,9 +217,7 @@ def pack(args):
     limit, why = pack_limit(args.max_mib)
     if cfg["fusion"]["teacher_weight"] > 0:  # found missing here, not on the GPU machine
         for path in cfg["fusion"]["extra_records"]:
-            if not teacher.path_for(path, "train").is_file():
-                raise KfusionError(f"{teacher.path_for(path, 'train')}: not found; fusion.teacher_weight > 0 needs "
-                                   f"the photographs' teacher (kfusion prepare teacher --records {path} --peer ...)")
+            teacher.require(path, "train")
     size = args.size or hourglass_sizes(cfg)[0]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")

@@ -37,6 +37,16 @@ def path_for(records, split):
     return Path(records) / FILE.format(split=split)
 
 
+def require(records, split):
+    """The path of ``teacher-{split}.npz`` beside ``records``; KfusionError naming the command that makes it
+    when it is not there."""
+    path = path_for(records, split)
+    if not path.is_file():
+        raise KfusionError(f"{path}: not found; fusion.teacher_weight > 0 needs a teacher's 3D beside the records "
+                           f"(kfusion prepare teacher --records {records} --peer pose_landmark_full.tflite)")
+    return path
+
+
 def agreement(teacher_3d, label_2d, visible, torso):
     """The share of the ``visible`` joints where ``teacher_3d`` (J, 3), projected by the scaled orthographic
     camera that fits them best, is within ``AGREEMENT_PCK * torso`` of ``label_2d`` (J, 2) px; NaN when
@@ -106,10 +116,7 @@ def label(records, split, peer, *, skeleton="h36m17", log=None):
 def load(records, split, frames, skeleton):
     """``(pose_3d (N, J, 3), weight (N, J))`` of ``teacher-{split}.npz`` in the order of ``frames`` (a
     cache's); photographs the file does not hold get weight 0."""
-    path = path_for(records, split)
-    if not path.is_file():
-        raise KfusionError(f"{path}: not found; fusion.teacher_weight > 0 needs a teacher's 3D beside the records "
-                           f"(kfusion prepare teacher --records {records} --peer pose_landmark_full.tflite)")
+    path = require(records, split)
     z = load_npz(path, required=["frames", "pose_3d", "weight", "skeleton"])
     if str(z["skeleton"]) != skeleton:
         raise KfusionError(f"{path}: teacher poses in skeleton {str(z['skeleton'])!r}; expected {skeleton!r} "

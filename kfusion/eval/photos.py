@@ -29,7 +29,6 @@ from pathlib import Path
 import numpy as np
 
 from kfusion import geometry, skeletons
-from kfusion.geometry import fit_orthographic  # noqa: F401  (the 3D fit of every photo table)
 from kfusion.datasets import coco, lsp
 from kfusion.errors import KfusionError
 from kfusion.eval import metrics
@@ -158,7 +157,7 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
         seen = (vis > 0) & np.isin(np.arange(LSP.num_joints), limb) & np.isfinite(p["pose_3d"][..., 0])
         fit = np.full(gt.shape, np.nan)
         for i in np.flatnonzero((seen.sum(1) >= 2) & ~missed):
-            fit[i] = fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
+            fit[i] = geometry.fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
         result[f"{m}_2d"], result[f"{m}_3d_fit"] = pck(p["pose_2d"]), pck(fit)
         result[f"{m}_asymmetry_pct"] = asymmetry(p["pose_3d"][~missed])
         result[f"{m}_ms"] = 1000.0 * float(np.median(p["seconds"][~missed])) if (~missed).any() else None

@@ -152,7 +152,7 @@ def photo_cache(cfg, run_dir, hourglass_path):
     if len(parts) == 1:
         return parts[0]
     fields = [k for k in HeatmapCache.__dataclass_fields__
-              if k != "input_size" and getattr(parts[0], k) is not None]
+              if k != "input_size" and any(getattr(p, k) is not None for p in parts)]
     for k in fields:  # e.g. photographs of another skeleton: one line naming both folders
         shapes = [None if getattr(p, k) is None else getattr(p, k).shape[1:] for p in parts]
         if any(sh != shapes[0] for sh in shapes):

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kfusion import skeletons
+from kfusion import geometry, skeletons
 from kfusion.eval import photos
 from kfusion.peers import BlazePoseFull
 
@@ -21,7 +21,7 @@ def test_fit_orthographic_recovers_scale_and_shift():
     uv = 0.25 * pose[:, :2] + [120.0, 80.0]
     vis = np.ones(14, bool)
     vis[3] = False
-    np.testing.assert_allclose(photos.fit_orthographic(pose, uv, vis), uv, atol=1e-9)
+    np.testing.assert_allclose(geometry.fit_orthographic(pose, uv, vis), uv, atol=1e-9)
 
 
 def test_asymmetry_zero_for_a_mirrored_body_and_counts_differences():
@@ -237,7 +237,7 @@ def test_blazepose_world_landmarks_project_onto_its_landmarks_in_the_images_axes
         pts, world = peer.predict(geometry.crop_image(read_image(path), box, peer.size))
         torso = np.linalg.norm(pts[11] - pts[24])  # BlazePose: 11 left shoulder, 24 right hip
         for out, w in ((good, world), (mirrored, world * [1, -1, 1])):
-            fit = photos.fit_orthographic(w[limbs], pts[limbs], np.ones(len(limbs), bool))
+            fit = geometry.fit_orthographic(w[limbs], pts[limbs], np.ones(len(limbs), bool))
             out.append(np.mean(np.linalg.norm(fit - pts[limbs], axis=-1)) / torso)
     assert np.median(good) < 0.1 and np.median(mirrored) > 3 * np.median(good), (good, mirrored)
 
