@@ -10,6 +10,9 @@
 - ``pcp``: 3D percentage of correct parts per part class (KTH Football II), mean-endpoint or strict.
 - ``pck3d``/``auc3d``: MPI-INF-3DHP-style PCK at 150 mm and its area under the curve 0..150 mm.
 - ``pck``/``pckh``: 2D PCK with a per-pose normaliser (PCKh: head segment size), visibility aware.
+- ``bootstrap_percentages``: a percentage of correct joints over people, redrawn with people resampled
+  (its spread is the standard error of a set that small; the same draws for every method, so that
+  differences and ratios of methods on the same people get theirs).
 """
 import numpy as np
 
@@ -199,6 +202,35 @@ def pck(pred2d, gt2d, threshold, normaliser=None, visibility=None, per_joint=Fal
     count = visible.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, np.nansum(correct, axis=-1) / np.maximum(count, 1), np.nan)
+
+
+def bootstrap_percentages(cells, draws=2000, seed=0):
+    """Percentages of correct cells with the people resampled with replacement.
+
+    Args:
+      cells: a sequence of (N, K) arrays, one per method, of the same N people: 1 correct, 0 wrong,
+        NaN not counted (``pck(..., per_joint=True)``).
+      draws, seed: how many resamplings and the seed of their generator (the same draws for every array).
+
+    Returns:
+      float64 (draws, len(cells)): per draw, 100 x correct / counted cells of each array (NaN for a
+      draw with none counted). Column 0's standard deviation is that array's standard error.
+    """
+    cells = [np.asarray(c, dtype=np.float64) for c in cells]
+    if not cells or any(c.ndim != 2 or c.shape[0] != cells[0].shape[0] for c in cells) or cells[0].shape[0] == 0:
+        raise ValueError(f"cells have shapes {[c.shape for c in cells]}; expected one or more (N, K) arrays, "
+                         "N >= 1 the same")
+    if int(draws) < 2:
+        raise ValueError(f"draws is {draws}; expected at least 2")
+    n = cells[0].shape[0]
+    picks = np.random.default_rng(seed).integers(0, n, size=(int(draws), n))  # (draws, N)
+    out = []
+    for c in cells:
+        correct, counted = np.nansum(c, axis=1), np.isfinite(c).sum(axis=1)  # per person
+        total = counted[picks].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(total > 0, 100.0 * correct[picks].sum(axis=1) / np.maximum(total, 1), np.nan))
+    return np.stack(out, axis=1)
 
 
 def pckh(pred2d, gt2d, head_sizes, alpha=0.5, visibility=None, per_joint=False):

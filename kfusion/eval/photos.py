@@ -22,6 +22,9 @@ Metrics (visible joints only):
 - Left/right asymmetry: mean over upper arm, forearm, thigh and shin of |L - R| / mean(L, R), in %,
   of a method's 3D bones (people are nearly symmetric: a few % at most).
 - Time per image, batch 1, each method's own resize and inference (the same crop cut once).
+- Uncertainty: a few hundred people decide these percentages, so each PCK carries its standard error
+  and kfusion's difference to the peer (and its ratio, with a 95 % interval) theirs, from the people
+  resampled with replacement, the same draws for both methods (:func:`uncertainty`).
 """
 import time
 from pathlib import Path
@@ -49,6 +52,7 @@ COCO_MIN_LIMBS = 6  # labelled limb joints a COCO person needs to be scored
 # shipped model 26.4 %, BlazePose-full 44.4 %, 148 people) counted them; v = 2 alone leaves 103 people.
 COCO_MIN_FLAG = 1
 COCO_MARGIN = 0.15  # the COCO crop: (1 + 2 x 0.15) = 1.3 x the visible joints' extent
+BOOTSTRAP_DRAWS = 2000  # resamplings of the people for the standard errors
 DETECTION_IOU = 0.3  # a detected person is the annotated one when their boxes overlap this much
 
 
@@ -143,24 +147,58 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
     result = {"count": int(ok.sum()), "threshold": threshold,
               "normaliser": "torso diameter (left shoulder to right hip)"}
 
-    def pck(pred):
+    def correct(pred):  # (N ok, 14): 1, 0, NaN (not counted)
         has = np.isfinite(pred[..., 0])
         per = metrics.pck(np.nan_to_num(pred[ok]), gt[ok], threshold, normaliser=norm[ok],
-                          visibility=vis[ok] * has[ok], per_joint=True)  # (N, 14): 1, 0, NaN (not counted)
+                          visibility=vis[ok] * has[ok], per_joint=True)
         outputs = has[~missed].any(axis=0)  # the joints this method predicts
         per[missed[ok]] = np.where((vis[ok][missed[ok]] > 0) & outputs, 0.0, np.nan)
-        return {"pck_limbs": 100.0 * float(np.nanmean(per[:, limb])),
-                "per_joint": {j: (100.0 * float(np.nanmean(per[:, c])) if np.isfinite(per[:, c]).any() else None)
-                              for c, j in enumerate(LSP.joints)}}
+        return per
 
+    cells = {}  # "m_2d" / "m_3d_fit" -> (N ok, 12) limb cells, for the standard errors
     for m, p in predictions.items():
         seen = (vis > 0) & np.isin(np.arange(LSP.num_joints), limb) & np.isfinite(p["pose_3d"][..., 0])
         fit = np.full(gt.shape, np.nan)
         for i in np.flatnonzero((seen.sum(1) >= 2) & ~missed):
             fit[i] = geometry.fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
-        result[f"{m}_2d"], result[f"{m}_3d_fit"] = pck(p["pose_2d"]), pck(fit)
+        for kind, pred in (("2d", p["pose_2d"]), ("3d_fit", fit)):
+            per = correct(pred)
+            cells[f"{m}_{kind}"] = per[:, limb]
+            result[f"{m}_{kind}"] = {
+                "pck_limbs": 100.0 * float(np.nanmean(per[:, limb])),
+                "per_joint": {j: (100.0 * float(np.nanmean(per[:, c])) if np.isfinite(per[:, c]).any() else None)
+                              for c, j in enumerate(LSP.joints)}}
         result[f"{m}_asymmetry_pct"] = asymmetry(p["pose_3d"][~missed])
         result[f"{m}_ms"] = 1000.0 * float(np.median(p["seconds"][~missed])) if (~missed).any() else None
+    result.update(uncertainty(cells, result))
+    return result
+
+
+def uncertainty(cells, result, draws=BOOTSTRAP_DRAWS):
+    """Each PCK's standard error (``se`` beside its ``pck_limbs`` in ``result``) and, with both methods,
+    ``versus_peer``: kfusion's 2D and projected 3D against the peer's on the same people (``difference``
+    in points and its ``se``, ``ratio`` and its 95 % interval), from ``draws`` resamplings of the people
+    (``metrics.bootstrap_percentages``). Returns the keys to add; sets the ``se`` in place."""
+    keys = [k for k in cells if np.isfinite(cells[k]).any()]
+    if not keys or len(next(iter(cells.values()))) < 2:
+        return {}
+    redrawn = dict(zip(keys, metrics.bootstrap_percentages([cells[k] for k in keys], draws).T))
+    for k in keys:
+        result[k]["se"] = float(np.nanstd(redrawn[k], ddof=1))
+    out = {}
+    for kind in ("2d", "3d_fit"):
+        a, b = redrawn.get(f"kfusion_{kind}"), redrawn.get(f"blazepose_{kind}")
+        if a is None or b is None:
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+        ka, kb = result[f"kfusion_{kind}"]["pck_limbs"], result[f"blazepose_{kind}"]["pck_limbs"]
+        out.setdefault("versus_peer", {"draws": int(draws)})[kind] = {
+            "difference": ka - kb, "se": float(np.nanstd(a - b, ddof=1)),
+            "ratio": ka / kb if kb > 0 else None,
+            "ratio_95": ([float(np.nanpercentile(ratio, 2.5)), float(np.nanpercentile(ratio, 97.5))]
+                         if kb > 0 and np.isfinite(ratio).any() else None)}
+    return out
     return result
 
 
@@ -254,18 +292,33 @@ def evaluate_coco(estimator, root, *, peer=None, limit=None, threshold=0.2, dete
 
 def summary_table(r):
     """The markdown table of :func:`score`'s dict ``r``: per method its 2D PCK and its projected 3D's PCK
-    and asymmetry."""
+    (± its standard error over the people) and asymmetry, then a line of kfusion against the peer."""
     from kfusion.eval.tables import format_value, markdown_table
+
+    def cell(v):
+        return format_value(v["pck_limbs"], 1) + (f" ± {v['se']:.1f}" if "se" in v else "")
 
     rows = []
     for m, label in METHODS.items():
         if f"{m}_2d" in r:
-            rows.append([f"{label} 2D", format_value(r[f"{m}_2d"]["pck_limbs"], 1), "-",
-                         format_value(r[f"{m}_ms"], 2)])
-            rows.append([f"{label} 3D, projected (scaled orthographic)", format_value(r[f"{m}_3d_fit"]["pck_limbs"], 1),
+            rows.append([f"{label} 2D", cell(r[f"{m}_2d"]), "-", format_value(r[f"{m}_ms"], 2)])
+            rows.append([f"{label} 3D, projected (scaled orthographic)", cell(r[f"{m}_3d_fit"]),
                          format_value(r[f"{m}_asymmetry_pct"], 1), "-"])
-    return markdown_table(["Method", "PCK (12 limb joints, %)", "L/R bone asymmetry of the 3D (%)",
-                           "ms/image (batch 1)"], rows)
+    table = markdown_table(["Method", "PCK (12 limb joints, %, ± standard error)", "L/R bone asymmetry of the 3D (%)",
+                            "ms/image (batch 1)"], rows)
+    versus = r.get("versus_peer")
+    if not versus:
+        return table
+    parts = []
+    for kind, what in (("2d", "2D"), ("3d_fit", "projected 3D")):
+        if kind in versus:
+            v = versus[kind]
+            ratio = (f", {100 * v['ratio']:.0f} % of the peer's (95 % interval {100 * v['ratio_95'][0]:.0f}-"
+                     f"{100 * v['ratio_95'][1]:.0f} %)") if v["ratio"] is not None else ""
+            parts.append(f"{what} {v['difference']:+.1f} ± {v['se']:.1f} points{ratio}")
+    peer = METHODS["blazepose"].split(" (")[0]
+    return table + (f"\n\nkfusion against {peer} on the same people: " + "; ".join(parts) +
+                    f" (± standard error; {versus['draws']} bootstrap resamplings of the people).")
 
 
 def markdown(r):

@@ -239,3 +239,23 @@ def test_bad_2d_input():
         m.pckh(np.zeros((2, 4, 2)), np.zeros((2, 4, 2)), head_sizes=[1.0, 0.0])
     with pytest.raises(ValueError, match="visibility"):
         m.pck(np.zeros((4, 2)), np.zeros((4, 2)), 5.0, visibility=np.ones(3))
+
+
+def test_bootstrap_percentages_resample_people_alike_for_every_method():
+    """A person's cells stay together: people all right or all wrong give a binomial spread over people; the
+    draws are the same for each array (a copy redraws identically) and for the same seed; NaN cells do not
+    count; bad shapes are refused by name."""
+    rng = np.random.default_rng(0)
+    right = (rng.random(200) < 0.3).astype(float)
+    cells = np.repeat(right[:, None], 12, axis=1)
+    cells[:, 5] = np.nan
+    draws = m.bootstrap_percentages([cells, cells.copy()], draws=4000, seed=3)
+    assert draws.shape == (4000, 2) and np.array_equal(draws[:, 0], draws[:, 1])
+    assert np.mean(draws[:, 0]) == pytest.approx(100 * right.mean(), abs=0.5)
+    assert np.std(draws[:, 0]) == pytest.approx(100 * np.sqrt(0.3 * 0.7 / 200), rel=0.15)
+    assert np.array_equal(m.bootstrap_percentages([cells], draws=50, seed=3),
+                          m.bootstrap_percentages([cells], draws=50, seed=3))
+    with pytest.raises(ValueError, match="expected one or more"):
+        m.bootstrap_percentages([cells, cells[:10]])
+    with pytest.raises(ValueError, match="draws is 1"):
+        m.bootstrap_percentages([cells], draws=1)

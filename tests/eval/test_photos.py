@@ -58,7 +58,8 @@ def test_heldout_side_by_side():
         assert r["blazepose_3d_fit"]["pck_limbs"] > 15  # its 3D, projected, fits them too (axes the image's)
         assert 0 < r["blazepose_asymmetry_pct"] < 100
         assert "| BlazePose-full (MediaPipe) 3D, projected (scaled orthographic) |" in r["markdown"]
-    assert "PCK (12 limb joints, %)" in r["markdown"] and "L/R bone asymmetry of the 3D (%)" in r["markdown"]
+        assert r["versus_peer"]["2d"]["se"] > 0 and "kfusion against BlazePose-full on the same people" in r["markdown"]
+    assert "PCK (12 limb joints, %, ± standard error)" in r["markdown"] and "L/R bone asymmetry of the 3D (%)" in r["markdown"]
 
 
 @pytest.mark.skipif(not (LSP_ROOT / "joints.mat").is_file(),
@@ -122,7 +123,31 @@ def test_score_projects_each_methods_3d_and_counts_missed_people():
     assert r["kfusion_2d"]["pck_limbs"] == pytest.approx(100 * 36 / (12 * 6 - 1))  # 3 of 6 found, one joint unseen
     assert r["kfusion_3d_fit"]["pck_limbs"] == pytest.approx(100 * 36 / (12 * 6 - 1))
     md = photos.markdown({"images": "test", **r})
-    assert "| kfusion 3D, projected (scaled orthographic) | 50.7 | 0.0 | - |" in md
+    assert "| kfusion 3D, projected (scaled orthographic) | 50.7 ± " in md and "versus_peer" not in r
+
+
+def test_score_gives_standard_errors_and_the_difference_to_the_peer_on_the_same_people():
+    """Two methods right on different people: each PCK gets the standard error of its people's spread, and
+    the difference its own, from the same resamplings (a method level with the peer on every person has
+    a difference of 0 with no spread, whatever the spread of each)."""
+    rng = np.random.default_rng(1)
+    n = 40
+    poses = np.stack([_upright_pose(rng) for _ in range(n)])
+    gt = 0.3 * poses[..., :2] + [200.0, 150.0]
+    vis = np.ones((n, 14))
+    good = rng.random(n) < 0.5  # the people both methods get right
+    pose_2d = np.where(good[:, None, None], gt, gt + 500.0)
+    same = {"pose_2d": pose_2d, "pose_3d": poses, "seconds": np.full(n, 0.01)}
+    r = photos.score(gt, vis, {"kfusion": same, "blazepose": {**same, "pose_2d": pose_2d.copy()}})
+    p = good.mean()
+    expected_se = 100 * np.sqrt(p * (1 - p) / n)  # people all right or all wrong: a binomial over people
+    assert r["kfusion_2d"]["se"] == pytest.approx(expected_se, rel=0.15)
+    v = r["versus_peer"]["2d"]
+    assert v["difference"] == 0 and v["se"] == 0 and v["ratio"] == 1 and v["ratio_95"] == [1, 1]
+    assert "2D +0.0 ± 0.0 points, 100 % of the peer's (95 % interval 100-100 %)" in photos.markdown({"images": "t", **r})
+    half = {**same, "pose_2d": np.where(rng.random((n, 1, 1)) < 0.5, pose_2d, gt + 500.0)}
+    v = photos.score(gt, vis, {"kfusion": half, "blazepose": same})["versus_peer"]["2d"]
+    assert v["difference"] < 0 and v["se"] > 0 and v["ratio_95"][0] < v["ratio"] < v["ratio_95"][1]
 
 
 def test_predict_crops_maps_both_methods_into_lsp_joints(tmp_path):
