@@ -9,6 +9,10 @@ How the widened hourglass's checkpoints and views were compared (docs/results/ph
         --coco ../shared/data/coco_keypoints --lsp ../shared/data/lsp_extended \\
         runs/H3/hourglass.keras runs/W1/hourglass/checkpoints/epoch-0{10,20,35,45,50}.keras
 
+A checkpoint written ``a.keras+b.keras`` is the plain mean of those hourglasses' weights (one
+architecture; round 9's averaged epochs in people.md), saved as ``OUT/<a>+<b>.keras`` and measured like
+the others.
+
 ``--views``: the hourglass's test-time views (``flip``: the crop and its mirror; ``zoom``: the crop and
 its central 7/8 enlarged; ``flip-zoom``: all four; ``none``). Writes ``OUT/<checkpoint>-<views>/``
 (the joined ``end_to_end.keras`` and each evaluation) and ``OUT/results.json`` and ``.md``.
@@ -34,6 +38,30 @@ def fusion_network(model_path):
     if len(nested) != 1:
         raise KfusionError(f"{path}: {len(nested)} layers named fusion_*; expected one fusion network")
     return nested[0]
+
+
+def averaged(spec, out):
+    """``spec`` 'a.keras+b.keras[+...]': the mean of those hourglasses' weights saved as ``out/<spec>.keras``
+    (its path returned); any other spec is returned as it is."""
+    import numpy as np
+
+    from kfusion.errors import KfusionError
+    from kfusion.models import save_model
+    from kfusion.train.driver import load_hourglass
+
+    parts = [Path(p) for p in str(spec).split("+")]
+    if len(parts) == 1:
+        return parts[0]
+    models = [load_hourglass(p) for p in parts]
+    weights = [m.get_weights() for m in models]
+    shapes = [[w.shape for w in ws] for ws in weights]
+    for p, s in zip(parts[1:], shapes[1:]):
+        if s != shapes[0]:
+            raise KfusionError(f"{p}: its weights are not shaped as {parts[0]}'s; expected hourglasses of one architecture")
+    models[0].set_weights([np.mean(ws, axis=0).astype(ws[0].dtype) for ws in zip(*weights)])
+    path = Path(out) / ("+".join(p.stem for p in parts) + ".keras")
+    save_model(models[0], path)
+    return path
 
 
 def measure(checkpoint, fusion, cfg, views, out, coco=None, lsp=None):
@@ -78,7 +106,7 @@ COLUMNS = (("coco", "kfusion_2d", "COCO 2D (%)"), ("coco", "detector_2d", "COCO 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", nargs="+", help="trained hourglasses (.keras)")
+    parser.add_argument("checkpoints", nargs="+", help="trained hourglasses (.keras); a.keras+b.keras: their mean weights")
     parser.add_argument("--out", required=True, help="folder for the joined models, evaluations and results")
     parser.add_argument("--model", default=str(ROOT / "saved_models" / "kfusion-synthetic"),
                         help="end-to-end model whose fusion network each checkpoint is joined to (default: the shipped one)")
@@ -102,7 +130,8 @@ def main(argv=None):
                                                   "fusion.flip_test": flip})
         fusion = fusion_network(args.model)
         out, rows = Path(args.out), []
-        for checkpoint in map(Path, args.checkpoints):
+        for spec in args.checkpoints:
+            checkpoint = averaged(spec, out)
             rows.append(measure(checkpoint, fusion, cfg, args.views, out / f"{checkpoint.stem}-{args.views}",
                                 coco=args.coco, lsp=args.lsp))
             write_json(out / "results.json", rows)  # after each checkpoint: a long loop keeps what it measured

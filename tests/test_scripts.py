@@ -117,18 +117,21 @@ def test_hourglass_checkpoints_joins_each_to_the_fusion_network_and_measures_it(
     coco = write_coco(tmp_path / "coco", [coco_annotation(k, 7 + 2 * (k % 2), coco_keypoints(rng, [2] * 17))
                                          for k in range(1, 4)])
     out = tmp_path / "out"
-    stdout = run_script("hourglass_checkpoints.py", tmp_path / "hg1.keras", tmp_path / "hg2.keras", "--out", out,
+    stdout = run_script("hourglass_checkpoints.py", tmp_path / "hg1.keras", tmp_path / "hg2.keras",
+                        f"{tmp_path / 'hg1.keras'}+{tmp_path / 'hg2.keras'}", "--out", out,
                         "--model", tmp_path / "e2e.keras", "--coco", coco, "--views", "flip")
     rows = json.loads((out / "results.json").read_text())
-    assert [Path(r["checkpoint"]).name for r in rows] == ["hg1.keras", "hg2.keras"]
+    assert [Path(r["checkpoint"]).name for r in rows] == ["hg1.keras", "hg2.keras", "hg1+hg2.keras"]
+    from kfusion.models import load_model
+
+    mean, *pair = (load_model(p).get_weights() for p in (out / "hg1+hg2.keras", tmp_path / "hg1.keras", tmp_path / "hg2.keras"))
+    assert all(np.allclose(m, (a + b) / 2) for m, a, b in zip(mean, *pair))  # the mean of both, every weight
     for r in rows:
         assert r["views"] == "flip" and r["coco"]["count"] == 3 and "lsp" not in r
         assert 0.0 <= r["coco"]["kfusion_2d"] <= 100.0 and 0.0 <= r["coco"]["kfusion_3d_fit"] <= 100.0
     assert (out / "hg1-flip" / "end_to_end.keras").is_file() and "hg2.keras" in stdout
     assert "COCO 2D (%)" in (out / "results.md").read_text()
     # the views are the joined model's: two hourglass passes (the crop and its mirror)
-    from kfusion.models import load_model
-
     joined = load_model(out / "hg1-flip" / "end_to_end.keras")
     assert any(layer.name.endswith("_flip_test") for layer in joined.layers)
 
@@ -139,6 +142,16 @@ def test_hourglass_checkpoints_refuses_a_missing_checkpoint_on_one_line(tmp_path
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "none.keras" in lines[0] and "no trained hourglass there" in lines[0]
+    from kfusion.models import save_model
+    from kfusion.models.hourglass import build_hourglass
+
+    save_model(build_hourglass("tiny"), tmp_path / "a.keras")
+    save_model(build_hourglass("tiny", features=16), tmp_path / "b.keras")
+    done = subprocess.run([sys.executable, str(SCRIPTS / "hourglass_checkpoints.py"), f"{tmp_path / 'a.keras'}+"
+                           f"{tmp_path / 'b.keras'}", "--out", str(tmp_path / "o"), "--coco", str(tmp_path)],
+                          capture_output=True, text=True)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "b.keras: its weights are not shaped as" in lines[0]
     done = subprocess.run([sys.executable, str(SCRIPTS / "hourglass_checkpoints.py"), "x.keras", "--out",
                            str(tmp_path / "o")], capture_output=True, text=True)
     assert done.returncode == 2 and "nothing to measure" in done.stderr

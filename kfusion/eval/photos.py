@@ -21,6 +21,8 @@ Metrics (visible joints only):
   then PCK@0.2 as above: the 3D pose agrees with the photo when this is close to the 2D PCK.
 - Left/right asymmetry: mean over upper arm, forearm, thigh and shin of |L - R| / mean(L, R), in %,
   of a method's 3D bones (people are nearly symmetric: a few % at most).
+- Left/right swaps: the share of people with more limb joints right once the 2D's left and right
+  joints are exchanged (the person seen facing the other way).
 - Time per image, batch 1, each method's own resize and inference (the same crop cut once).
 - Uncertainty: a few hundred people decide these percentages, so each PCK carries its standard error
   and kfusion's difference to the peer (and its ratio, with a 95 % interval) theirs, from the people
@@ -138,7 +140,8 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
 
     Returns a JSON-ready dict: ``count``, ``threshold``, ``normaliser`` and for each method ``m``:
     ``m_2d`` and ``m_3d_fit`` ({"pck_limbs": %, "per_joint": {joint: % or None}}),
-    ``m_asymmetry_pct`` and ``m_ms`` (median per crop).
+    ``m_asymmetry_pct``, ``m_swapped_pct`` (people whose exchanged left and right 2D joints score better)
+    and ``m_ms`` (median per crop); the standard errors of :func:`uncertainty`.
     """
     limb = np.array([LSP.index(j) for j in LIMBS])
     missed = np.zeros(len(gt), bool) if missed is None else np.asarray(missed, bool)
@@ -161,6 +164,9 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
         fit = np.full(gt.shape, np.nan)
         for i in np.flatnonzero((seen.sum(1) >= 2) & ~missed):
             fit[i] = geometry.fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
+        exchanged = np.nansum(correct(p["pose_2d"][:, LSP.flip_permutation])[:, limb], axis=1)
+        as_is = np.nansum(correct(p["pose_2d"])[:, limb], axis=1)
+        result[f"{m}_swapped_pct"] = 100.0 * float(np.mean(exchanged > as_is))
         for kind, pred in (("2d", p["pose_2d"]), ("3d_fit", fit)):
             per = correct(pred)
             cells[f"{m}_{kind}"] = per[:, limb]
@@ -199,7 +205,6 @@ def uncertainty(cells, result, draws=BOOTSTRAP_DRAWS):
             "ratio_95": ([float(np.nanpercentile(ratio, 2.5)), float(np.nanpercentile(ratio, 97.5))]
                          if kb > 0 and np.isfinite(ratio).any() else None)}
     return out
-    return result
 
 
 def evaluate(estimator, root, *, peer=None, first=HELD_OUT[0], last=HELD_OUT[1], threshold=0.2, log=None):
@@ -301,11 +306,12 @@ def summary_table(r):
     rows = []
     for m, label in METHODS.items():
         if f"{m}_2d" in r:
-            rows.append([f"{label} 2D", cell(r[f"{m}_2d"]), "-", format_value(r[f"{m}_ms"], 2)])
+            rows.append([f"{label} 2D", cell(r[f"{m}_2d"]), "-", format_value(r.get(f"{m}_swapped_pct"), 1),
+                         format_value(r[f"{m}_ms"], 2)])
             rows.append([f"{label} 3D, projected (scaled orthographic)", cell(r[f"{m}_3d_fit"]),
-                         format_value(r[f"{m}_asymmetry_pct"], 1), "-"])
+                         format_value(r[f"{m}_asymmetry_pct"], 1), "-", "-"])
     table = markdown_table(["Method", "PCK (12 limb joints, %, ± standard error)", "L/R bone asymmetry of the 3D (%)",
-                            "ms/image (batch 1)"], rows)
+                            "people with left and right swapped (%)", "ms/image (batch 1)"], rows)
     versus = r.get("versus_peer")
     if not versus:
         return table

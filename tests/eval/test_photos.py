@@ -124,6 +124,12 @@ def test_score_projects_each_methods_3d_and_counts_missed_people():
     assert r["kfusion_3d_fit"]["pck_limbs"] == pytest.approx(100 * 36 / (12 * 6 - 1))
     md = photos.markdown({"images": "test", **r})
     assert "| kfusion 3D, projected (scaled orthographic) | 50.7 ± " in md and "versus_peer" not in r
+    assert r["kfusion_swapped_pct"] == 0
+    turned = gt.copy()
+    turned[:2] = gt[:2][:, LSP.flip_permutation]  # two people seen facing the other way
+    r = photos.score(gt, vis, {"kfusion": {**exact, "pose_2d": turned}})
+    assert r["kfusion_swapped_pct"] == pytest.approx(100 * 2 / 6)
+    assert "| kfusion 2D | " in photos.markdown({"images": "test", **r}) and " | 33.3 | " in photos.markdown({"images": "test", **r})
 
 
 def test_score_gives_standard_errors_and_the_difference_to_the_peer_on_the_same_people():
