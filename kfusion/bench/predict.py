@@ -1,7 +1,7 @@
 """`kfusion bench predict`: kfusion's whole predict against MediaPipe BlazePose-full on the same images,
 timed in one run (a benchmark, not a test).
 
-- kfusion: ``Estimator.predict_people(image, max_people=1)`` with the TFLite float32 model, batch 1:
+- kfusion: ``Estimator.predict_people(image, max_people=1, tiles=False)`` with the TFLite float32 model, batch 1:
   the BlazePose person detector (letterbox, anchors decoded, weighted NMS), the crop, the pose
   network, outputs back to full-image pixels (the centre square when nobody is found).
 - BlazePose-full: the same detector, MediaPipe's landmark crop (the body circle enlarged 1.25 times,
@@ -77,7 +77,7 @@ class TimedDetector(PersonDetector):
 
 def kfusion_pipeline(est):
     """``run(rgb)`` -> kfusion's result for the best person (the centre square if nobody is found)."""
-    return lambda rgb: (est.predict_people(rgb, max_people=1) or [est.predict(rgb, bbox="center")])[0]
+    return lambda rgb: (est.predict_people(rgb, max_people=1, tiles=False) or [est.predict(rgb, bbox="center")])[0]
 
 
 def blazepose_pipeline(detector, landmarks):

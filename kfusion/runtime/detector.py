@@ -203,6 +203,9 @@ TILE_OVERLAP = 0.25  # neighbouring tiles overlap by this fraction of their side
 SAME_PERSON_IOU = 0.5  # detections from two windows overlapping more than this are one person
 
 
+WHOLE_IMAGE = ((0, 0, None),)  # the detector's windows for one pass over the whole image
+
+
 def detector_windows(image_shape, tile_fraction=TILE_FRACTION, overlap=TILE_OVERLAP):
     """Square windows (x0, y0, side) px that the detector looks at: the whole frame first (``side``
     None), then tiles of side ``tile_fraction`` of the shorter side overlapping by ``overlap``.
@@ -255,3 +258,11 @@ def merge_people(people, iou_threshold=SAME_PERSON_IOU):
         if not kept or iou(box, np.stack([xyxy(k.body_box) for k in kept])).max() <= iou_threshold:
             kept.append(p)
     return kept
+
+
+def detect_people(detector, rgb, windows=None):
+    """The people ``detector`` finds in ``rgb`` through ``windows`` ((x0, y0, side) px, side None: the
+    whole frame; default :func:`detector_windows`, the whole frame and its tiles), merged
+    (:func:`merge_people`), best score first, full-image px."""
+    windows = detector_windows(rgb.shape) if windows is None else windows
+    return merge_people([p for w in windows for p in detect_in(detector, rgb, w)])

@@ -35,7 +35,7 @@ import numpy as np
 from kfusion.errors import KfusionError
 from kfusion.geometry import square_box
 from kfusion.images import to_rgb_uint8
-from kfusion.runtime.detector import detect_in, detector_windows, iou, merge_people, xyxy
+from kfusion.runtime.detector import detect_people, detector_windows, iou, xyxy
 from kfusion.runtime.estimator import DETECTION_MARGIN, clip_box, crop_box_for
 from kfusion.runtime.motion import OneEuroFilter
 
@@ -308,7 +308,7 @@ class PoseTracker:
         held = [h for k, h in enumerate(held) if k not in yielding]
 
         windows = self._windows_due(rgb, t, weak)
-        people = merge_people([p for w in windows for p in detect_in(self.estimator.detector, rgb, w)])
+        people = detect_people(self.estimator.detector, rgb, windows)
         self.detections += len(windows)
         self.detector_ran = bool(windows)
 
@@ -409,7 +409,7 @@ def calibrate_min_confidence(estimator, images):
     for rgb in images:
         rgb = to_rgb_uint8(rgb)
         count += 1
-        people = merge_people([p for w in detector_windows(rgb.shape) for p in detect_in(estimator.detector, rgb, w)])
+        people = detect_people(estimator.detector, rgb)
         if not people:
             continue
         first = estimator.predict_crop_boxes(rgb, [crop_box_for(rgb.shape, p.body_box, margin=DETECTION_MARGIN)

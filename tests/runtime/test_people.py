@@ -4,7 +4,7 @@ import pytest
 
 import kfusion
 from kfusion.errors import KfusionError
-from kfusion.runtime.detector import Person, iou
+from kfusion.runtime.detector import Person, detector_windows, iou
 from kfusion.runtime.estimator import DETECTION_MARGIN, Estimator, crop_box_for, default_model_dirs
 from person_photos import skier_in_corner, skier_photo_off_centre
 
@@ -95,7 +95,7 @@ def test_uint8_rgb_goes_to_the_detector_unconverted_and_crops_follow_its_box():
     det = FakeDetector([100, 50, 60, 60])
     est = Estimator(fake_runner, 32, backend="fake", source="test", detector=det)
     image = np.zeros((200, 300, 3), np.uint8)
-    (person,) = est.predict_people(image)
+    (person,) = est.predict_people(image, tiles=False)  # (this detector sees the same box in every tile)
     assert det.seen[0] is image  # no copy, no conversion of an image that is already RGB uint8
     np.testing.assert_allclose(person["crop_box"], crop_box_for(image.shape, [100, 50, 60, 60], DETECTION_MARGIN))
     np.testing.assert_allclose(person["box"], [100, 50, 60, 60])
@@ -107,7 +107,7 @@ def test_uint8_rgb_goes_to_the_detector_unconverted_and_crops_follow_its_box():
 
 def test_box_is_clipped_to_the_image_but_the_crop_is_not():
     est = Estimator(fake_runner, 32, backend="fake", source="test", detector=FakeDetector([-20, 150, 60, 80]))
-    (person,) = est.predict_people(np.zeros((200, 300, 3), np.uint8))
+    (person,) = est.predict_people(np.zeros((200, 300, 3), np.uint8), tiles=False)
     np.testing.assert_allclose(person["box"], [0, 150, 50, 50])  # body box (-30, 150, 80, 80)
     assert person["crop_box"][0] < 0 and person["crop_box"][2] == pytest.approx(1.2 * 80)
 
@@ -119,12 +119,50 @@ def test_predict_without_a_box_is_the_best_detection_and_center_skips_the_detect
     best = est.predict(image)
     np.testing.assert_allclose(best["box"], [100, 50, 60, 60])
     assert best["score"] == 0.9 and len(det.seen) == 1
-    np.testing.assert_allclose(best["crop_box"], est.predict_people(image)[0]["crop_box"])
+    np.testing.assert_allclose(best["crop_box"], est.predict_people(image, tiles=False)[0]["crop_box"])
     centre = est.predict(image, bbox="center")
     assert len(det.seen) == 2  # only predict_people above ran the detector again
     np.testing.assert_allclose(centre["crop_box"], [50.0, 0.0, 200.0])
     with pytest.raises(KfusionError, match="bbox 'centre'"):
         est.predict(image, bbox="centre")
+
+
+class FarSightedDetector:
+    """Sees the white square of an image only where it spans at least a fifth of the image's shorter side
+    (like BlazePose's detector, made for one person filling much of its input): a person there."""
+
+    def __init__(self):
+        self.seen = []
+
+    def detect(self, image):
+        self.seen.append(image.shape)
+        ys, xs = np.nonzero(image[..., 0] == 255)
+        if not len(xs) or (xs.max() + 1 - xs.min()) < 0.2 * min(image.shape[:2]):
+            return []
+        x, y, w, h = xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
+        hip = np.array([x + w / 2, y + h / 2], float)
+        kps = np.array([hip, hip - [0, h / 2], hip - [0, h / 4], hip - [0, h / 2]])
+        return [Person(box=np.array([x, y, w, h], float), keypoints=kps, score=0.8, crop=np.zeros(3))]
+
+
+def test_people_far_back_are_found_in_the_tiles_once_each():
+    """A person too small for the detector in the whole image is found in the tiles that hold them, once
+    (the tiles overlap), in full-image px; ``tiles=False`` looks at the whole image only, and ``predict``
+    looks at the tiles only when the whole image holds nobody."""
+    image = np.zeros((300, 450, 3), np.uint8)
+    image[200:240, 330:370] = 255  # 40 px: under a fifth of 300, over a fifth of the 200 px tiles
+    det = FarSightedDetector()
+    est = Estimator(fake_runner, 32, backend="fake", source="test", detector=det)
+    assert est.predict_people(image, tiles=False) == [] and det.seen == [image.shape]
+    (person,) = est.predict_people(image)
+    np.testing.assert_allclose(person["box"], [330, 200, 40, 40])
+    det.seen.clear()
+    best = est.predict(image)
+    np.testing.assert_allclose(best["box"], [330, 200, 40, 40])
+    assert det.seen[0] == image.shape and len(det.seen) == len(detector_windows(image.shape))  # whole, then tiles
+    image[100:200, 50:150] = 255  # a near person: the whole image holds them, predict looks no further
+    det.seen.clear()
+    assert est.predict(image)["score"] == 0.8 and det.seen == [image.shape]
 
 
 def test_predict_when_the_detector_finds_nobody_is_one_error_line():
