@@ -346,6 +346,6 @@ def markdown(r):
     if "detector" in r:
         d = r["detector"]
         lines += ["", "**The same people on the crops of kfusion's person detector** (BlazePose detector on the "
-                  f"whole image and its tiles; {d['found']} of {d['count']} found, IoU >= {d['min_iou']} with the square around the COCO box; "
-                  "a person not found counts as wrong)", "", summary_table(d)]
+                  f"whole image and its tiles; {d['found']} of {d['count']} found, IoU >= {d['min_iou']} with the "
+                  "square around the COCO box; a person not found counts as wrong)", "", summary_table(d)]
     return "\n".join(lines)

@@ -129,7 +129,8 @@ def test_score_projects_each_methods_3d_and_counts_missed_people():
     turned[:2] = gt[:2][:, LSP.flip_permutation]  # two people seen facing the other way
     r = photos.score(gt, vis, {"kfusion": {**exact, "pose_2d": turned}})
     assert r["kfusion_swapped_pct"] == pytest.approx(100 * 2 / 6)
-    assert "| kfusion 2D | " in photos.markdown({"images": "test", **r}) and " | 33.3 | " in photos.markdown({"images": "test", **r})
+    md = photos.markdown({"images": "test", **r})
+    assert "| kfusion 2D | 67.6 ± " in md and " | - | 33.3 | 10.00 |" in md  # 2 of 6 people wrong, one joint unseen
 
 
 def test_score_gives_standard_errors_and_the_difference_to_the_peer_on_the_same_people():
