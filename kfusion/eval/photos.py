@@ -21,8 +21,9 @@ Metrics (visible joints only):
   then PCK@0.2 as above: the 3D pose agrees with the photo when this is close to the 2D PCK.
 - Left/right asymmetry: mean over upper arm, forearm, thigh and shin of |L - R| / mean(L, R), in %,
   of a method's 3D bones (people are nearly symmetric: a few % at most).
-- Left/right swaps: the share of people with more limb joints right once the 2D's left and right
-  joints are exchanged (the person seen facing the other way).
+- Left/right swaps: the share of people of whose labelled limb joints at least ``SWAP_SHARE`` more are
+  right once the 2D's left and right joints are exchanged (the person seen facing the other way; a
+  joint or two, such as crossed ankles, does not count).
 - Time per image, batch 1, each method's own resize and inference (the same crop cut once).
 - Uncertainty: a few hundred people decide these percentages, so each PCK carries its standard error
   and kfusion's difference to the peer (and its ratio, with a 95 % interval) theirs, from the people
@@ -54,6 +55,7 @@ COCO_MIN_LIMBS = 6  # labelled limb joints a COCO person needs to be scored
 # shipped model 26.4 %, BlazePose-full 44.4 %, 148 people) counted them; v = 2 alone leaves 103 people.
 COCO_MIN_FLAG = 1
 COCO_MARGIN = 0.15  # the COCO crop: (1 + 2 x 0.15) = 1.3 x the visible joints' extent
+SWAP_SHARE = 0.25  # a person is seen swapped when the exchange rights this share of their limb joints more
 BOOTSTRAP_DRAWS = 2000  # resamplings of the people for the standard errors
 DETECTION_IOU = 0.3  # a detected person is the annotated one when their boxes overlap this much
 
@@ -140,7 +142,8 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
 
     Returns a JSON-ready dict: ``count``, ``threshold``, ``normaliser`` and for each method ``m``:
     ``m_2d`` and ``m_3d_fit`` ({"pck_limbs": %, "per_joint": {joint: % or None}}),
-    ``m_asymmetry_pct``, ``m_swapped_pct`` (people whose exchanged left and right 2D joints score better)
+    ``m_asymmetry_pct``, ``m_swapped_pct`` (people whose exchanged left and right 2D joints score better
+    by ``SWAP_SHARE`` of their limb joints)
     and ``m_ms`` (median per crop); the standard errors of :func:`uncertainty`.
     """
     limb = np.array([LSP.index(j) for j in LIMBS])
@@ -164,9 +167,10 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
         fit = np.full(gt.shape, np.nan)
         for i in np.flatnonzero((seen.sum(1) >= 2) & ~missed):
             fit[i] = geometry.fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
-        exchanged = np.nansum(correct(p["pose_2d"][:, LSP.flip_permutation])[:, limb], axis=1)
-        as_is = np.nansum(correct(p["pose_2d"])[:, limb], axis=1)
-        result[f"{m}_swapped_pct"] = 100.0 * float(np.mean(exchanged > as_is))
+        as_is = correct(p["pose_2d"])[:, limb]
+        gain = np.nansum(correct(p["pose_2d"][:, LSP.flip_permutation])[:, limb], axis=1) - np.nansum(as_is, axis=1)
+        labelled = np.isfinite(as_is).sum(axis=1)
+        result[f"{m}_swapped_pct"] = 100.0 * float(np.mean((gain > 0) & (gain >= SWAP_SHARE * labelled)))
         for kind, pred in (("2d", p["pose_2d"]), ("3d_fit", fit)):
             per = correct(pred)
             cells[f"{m}_{kind}"] = per[:, limb]
