@@ -23,7 +23,7 @@ Metrics (visible joints only):
   of a method's 3D bones (people are nearly symmetric: a few % at most).
 - Left/right swaps: the share of people of whose labelled limb joints at least ``SWAP_SHARE`` more are
   right once the 2D's left and right joints are exchanged (the person seen facing the other way; a
-  joint or two, such as crossed ankles, does not count).
+  joint or two right by chance does not count).
 - Time per image, batch 1, each method's own resize and inference (the same crop cut once).
 - Uncertainty: a few hundred people decide these percentages, so each PCK carries its standard error
   and kfusion's difference to the peer (and its ratio, with a 95 % interval) theirs, from the people
