@@ -252,6 +252,20 @@ def from_dict(given, origin="config"):
     return _merge(DEFAULTS, given or {}, "", origin)
 
 
+def with_defaults(saved, defaults=None):
+    """A config saved by an earlier version (``saved``, a dict) with the keys added to the schema since
+    then set to their defaults, nothing validated: a key is added with the default that keeps the old
+    behaviour, so that run was trained as if it held it."""
+    defaults = DEFAULTS if defaults is None else defaults
+    out = dict(saved)
+    for key, default in defaults.items():
+        if key not in out:
+            out[key] = copy.deepcopy(default)
+        elif isinstance(default, dict) and isinstance(out[key], dict):
+            out[key] = with_defaults(out[key], default)
+    return out
+
+
 def load(path, overrides=None):
     """Load and validate a YAML config; ``overrides`` (dotted key -> value) are applied on top."""
     cfg = read_yaml(path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kfusion import skeletons
+from kfusion import config, skeletons
 from kfusion.data import posepairs, teacher
 from kfusion.data.cache import HeatmapCache, predict_cache
 from kfusion.errors import KfusionError
@@ -193,6 +193,8 @@ def check_resumable(cfg, out):
     except (OSError, ValueError):
         old = None
     new = json.loads(json.dumps(cfg, default=str))
+    if isinstance(old, dict):  # keys added to the schema since that run: their defaults (the old behaviour)
+        old = json.loads(json.dumps(config.with_defaults(old), default=str))
     if old != new:
         keys = _changed_keys(old, new) if isinstance(old, dict) else ["config.json unreadable"]
         raise KfusionError(f"{out}: trained with another config (changed: {', '.join(keys[:4])}"

@@ -152,3 +152,20 @@ def test_fusion_trains_with_photos_in_its_batches(tmp_path, tiny_cache):
     row = dict(zip(header, map(float, last)))
     assert np.isfinite(row["loss"]) and 0 < row["mpjpe"] < 1e4 and 0 < row["val_mpjpe"] < 1e4
     assert np.isfinite(_val_mpjpe(model, val, cfg))
+
+
+def test_a_run_saved_before_a_key_was_added_resumes_and_a_changed_value_is_refused(tmp_path):
+    """check_resumable: a stage folder whose config.json predates a schema key (here the teacher's weight,
+    added with a default of 0) is the same config and resumes; a value that differs is named and refused."""
+    cfg = config_mod.from_dict({})
+    old = json.loads(json.dumps(cfg, default=str))
+    del old["fusion"]["teacher_weight"]
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    driver.check_resumable(cfg, tmp_path)  # no error: the run was trained without a teacher, the default
+    with pytest.raises(KfusionError, match=r"changed: fusion.teacher_weight\)"):
+        driver.check_resumable(config_mod.override(cfg, "fusion.teacher_weight", 1.0), tmp_path)
+    old["fusion"]["learning_rate"] = 0.5
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    with pytest.raises(KfusionError, match=r"changed: fusion.learning_rate\)"):
+        driver.check_resumable(cfg, tmp_path)
