@@ -167,10 +167,6 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
         fit = np.full(gt.shape, np.nan)
         for i in np.flatnonzero((seen.sum(1) >= 2) & ~missed):
             fit[i] = geometry.fit_orthographic(p["pose_3d"][i], gt[i], seen[i])
-        as_is = correct(p["pose_2d"])[:, limb]
-        gain = np.nansum(correct(p["pose_2d"][:, LSP.flip_permutation])[:, limb], axis=1) - np.nansum(as_is, axis=1)
-        labelled = np.isfinite(as_is).sum(axis=1)
-        result[f"{m}_swapped_pct"] = 100.0 * float(np.mean((gain > 0) & (gain >= SWAP_SHARE * labelled)))
         for kind, pred in (("2d", p["pose_2d"]), ("3d_fit", fit)):
             per = correct(pred)
             cells[f"{m}_{kind}"] = per[:, limb]
@@ -178,6 +174,10 @@ def score(gt, vis, predictions, threshold=0.2, missed=None):
                 "pck_limbs": 100.0 * float(np.nanmean(per[:, limb])),
                 "per_joint": {j: (100.0 * float(np.nanmean(per[:, c])) if np.isfinite(per[:, c]).any() else None)
                               for c, j in enumerate(LSP.joints)}}
+        as_is = cells[f"{m}_2d"]
+        gain = np.nansum(correct(p["pose_2d"][:, LSP.flip_permutation])[:, limb], axis=1) - np.nansum(as_is, axis=1)
+        labelled = np.isfinite(as_is).sum(axis=1)
+        result[f"{m}_swapped_pct"] = 100.0 * float(np.mean((gain > 0) & (gain >= SWAP_SHARE * labelled)))
         result[f"{m}_asymmetry_pct"] = asymmetry(p["pose_3d"][~missed])
         result[f"{m}_ms"] = 1000.0 * float(np.median(p["seconds"][~missed])) if (~missed).any() else None
     result.update(uncertainty(cells, result))

@@ -216,7 +216,7 @@ def detector_windows(image_shape, tile_fraction=TILE_FRACTION, overlap=TILE_OVER
     """
     H, W = image_shape[:2]
     side = int(round(tile_fraction * min(H, W)))
-    windows = [(0, 0, None)]
+    windows = list(WHOLE_IMAGE)
     if side < 16:
         return windows
     step = side * (1 - overlap)

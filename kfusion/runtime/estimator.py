@@ -13,6 +13,7 @@ import numpy as np
 from kfusion.errors import KfusionError
 from kfusion.export.runners import find_saved_model, keras_file_runner, saved_model_runner
 from kfusion.images import read_image, to_rgb_uint8
+from kfusion.runtime.detector import WHOLE_IMAGE, detect_people, detector_windows
 
 
 # ----------------------------------------------------------------------------- the estimator API
@@ -234,8 +235,6 @@ class Estimator:
         """
         rgb = self._rgb(image)
         if bbox is None:  # the whole image first (one detector pass), its tiles when nobody is found there
-            from kfusion.runtime.detector import WHOLE_IMAGE, detector_windows
-
             people = self._people(rgb, 1, WHOLE_IMAGE) or self._people(rgb, 1, detector_windows(rgb.shape)[1:])
             if not people:
                 raise KfusionError(f"{_name(image)}: nobody found by the person detector; pass bbox=(x, y, w, h) "
@@ -267,16 +266,12 @@ class Estimator:
         """
         if max_people is not None and int(max_people) < 1:
             raise KfusionError(f"max_people {max_people!r}; expected a whole number >= 1 or None")
-        from kfusion.runtime.detector import WHOLE_IMAGE, detector_windows
-
         rgb = self._rgb(image)
         return self._people(rgb, max_people, detector_windows(rgb.shape) if tiles else WHOLE_IMAGE)
 
     def _people(self, rgb, max_people, windows):
         """:meth:`predict_people` on an RGB uint8 image that :meth:`_rgb` has checked, the detector looking
         through ``windows`` (``kfusion.runtime.detector.detect_people``)."""
-        from kfusion.runtime.detector import detect_people
-
         people = detect_people(self.detector, rgb, windows)[:max_people]
         if not people:
             return []
