@@ -27,23 +27,14 @@ import math
 
 import numpy as np
 
+from kfusion import config as _config
 from kfusion import skeletons as _skeletons
 from kfusion.data import records as _records
 from kfusion.errors import KfusionError
 
 # The authors' augmentation (official-code-notes.md): with probability 0.7 a random 112/128 crop,
-# otherwise the whole frame; no flip, rotation or colour changes. Same keys as the config.
-DEFAULT_AUGMENT = {
-    "crop_prob": 0.7,
-    "scale": [0.875, 1.0],
-    "translate": 0.0625,
-    "rotate_deg": 0.0,
-    "flip": False,
-    "color": 0.0,
-    "photometric": 0.0,
-    "occlude": 0.0,
-    "part_crop": 0.0,
-}
+# otherwise the whole frame; no flip, rotation or colour changes. The config's defaults, one copy.
+DEFAULT_AUGMENT = _config.DEFAULTS["augment"]
 COLOR_KEYS = ("brightness", "contrast", "saturation", "hue")
 # Photographs differ from the training set in more than colour: camera response (gamma), black and
 # white, focus and motion (blur), sensor noise in low light, JPEG blocks, light from one side or a
