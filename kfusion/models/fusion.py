@@ -66,6 +66,19 @@ PRESETS = {
             {"kind": "fc", "units": 128},
         ],
     },
+    # the shipped model's 3D network (configs/people.yaml): the "cpu" network's depth (L = 6) and
+    # input with twice its filters and units; a training step costs about as much, since the data
+    # pipeline, not these convolutions, takes most of it
+    "people": {
+        "input_size": 64,
+        "blocks": [
+            {"kind": "conv", "kernel": 4, "filters": 16, "stride": 2},
+            {"kind": "conv", "kernel": 2, "filters": 32},
+            {"kind": "conv", "kernel": 2, "filters": 64},
+            {"kind": "fc", "units": 512, "dropout": 0.5},
+            {"kind": "fc", "units": 256},
+        ],
+    },
     # for a lent GPU's minutes (scripts/gpu_recipe.py): the paper's input and depth (L = 7) with
     # narrow blocks, ~1.4 M parameters (the paper's 122.9 M would be a 490 MB file):
     # 112 -> 54 -> 27 -> 25 -> 12 -> 10 -> 5 -> 3 -> 1
@@ -103,7 +116,7 @@ def build_fusion_network(preset="cpu", strategy="trainable", *, fusion_layer=Non
     """Build a fusion network (or a single-stream baseline) as a functional ``keras.Model``.
 
     Args:
-        preset: a key of ``PRESETS`` ("paper", "cpu", "gpu", "tiny") giving ``input_size`` and ``blocks``.
+        preset: a key of ``PRESETS`` ("paper", "cpu", "people", "gpu", "tiny") giving ``input_size`` and ``blocks``.
         strategy: one of ``STRATEGIES`` (see the module docstring).
         fusion_layer: beta for strategy "fixed": fusion block ``floor(beta) + 1`` is the first to
             see only the fusion stream; an int in [-1, L - 1] (-1/0 early, L - 1 late).

@@ -192,6 +192,19 @@ def test_gpu_preset_has_the_papers_input_and_depth_in_1_4_million_parameters():
     assert model.get_layer("fusion3_relu").output.shape[1:] == (1, 1, 256)  # the fusion stream: twice the filters
 
 
+def test_people_preset_is_the_cpu_network_twice_as_wide():
+    """configs/people.yaml's 3D network: the cpu preset's input, depth (so its fusion points and beta mean
+    the same blocks) and strides, with every block's filters and units doubled."""
+    cpu, people = PRESETS["cpu"], PRESETS["people"]
+    assert people["input_size"] == cpu["input_size"] and len(people["blocks"]) == len(cpu["blocks"])
+    for narrow, wide in zip(cpu["blocks"], people["blocks"]):
+        width = "filters" if narrow["kind"] == "conv" else "units"
+        assert wide == {**narrow, width: 2 * narrow[width]}
+    model = build_fusion_network("people", "trainable")
+    assert model.get_layer("fusion2_relu").output.shape[1:] == (3, 3, 128)
+    assert 2.5e6 <= model.count_params() <= 2.8e6
+
+
 def test_presets_build_and_bad_specs_are_refused():
     cpu = build_fusion_network("cpu", "trainable")
     assert cpu.get_layer("fusion2_relu").output.shape[1:] == (3, 3, 64)  # 64 -> 31 -> 15 -> 7 -> 3
