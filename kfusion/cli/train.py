@@ -9,7 +9,7 @@ def add_arguments(parser):
     parser.add_argument("stage", choices=STAGES, help="what to train")
     parser.add_argument("--config", required=True, help="experiment YAML (configs/*.yaml)")
     parser.add_argument("--hourglass", default=None,
-                        help="trained hourglass (.keras) whose predicted maps feed the fusion/lifting stage "
+                        help="trained hourglass (.keras, or an end-to-end model such as saved_models/kfusion-synthetic/end_to_end.keras: its hourglass) whose predicted maps feed the fusion/lifting stage "
                              "(default: <output_dir>/hourglass/model.keras)")
     parser.add_argument("--strategy", default=None,
                         help="fusion strategy: trainable, fixed, early, late, free, image_only, cm_only")

@@ -306,6 +306,27 @@ def with_test_augmentation(hourglass, flip_permutation=None, zoom=None):
     return keras.Model(image, mean, name=f"{name}_zoom_test")
 
 
+def is_hourglass(model):
+    """Whether ``model`` is a stacked hourglass (``build_hourglass``): it has 'heatmaps_stack' outputs."""
+    return any(layer.name.startswith("heatmaps_stack") for layer in getattr(model, "layers", ()))
+
+
+def inner_hourglass(model):
+    """The stacked hourglass of ``model``: the model itself, or the one held inside a model built around
+    it (an end-to-end model of ``kfusion.models.end_to_end`` or an exported ``end_to_end.keras``, where
+    it sits inside its test-time views, ``with_test_augmentation``), so that a shipped model's hourglass
+    can feed a new fusion network or go on training. Depth first; ValueError when there is none."""
+    if is_hourglass(model):
+        return model
+    for layer in getattr(model, "layers", ()):
+        if isinstance(layer, keras.Model):
+            try:
+                return inner_hourglass(layer)
+            except ValueError:
+                continue
+    raise ValueError(f"{model.name!r} is no stacked hourglass and holds none (no 'heatmaps_stack' outputs)")
+
+
 def with_flip_test(hourglass, flip_permutation):
     """``with_test_augmentation`` with the mirror image only (twice the computation)."""
     return with_test_augmentation(hourglass, flip_permutation)
@@ -330,7 +351,7 @@ def widened(hourglass, factor, noise=0.1, seed=0):
     factor = int(factor)
     if factor == 1:
         return hourglass
-    if not any(layer.name.startswith("heatmaps_stack") for layer in hourglass.layers):
+    if not is_hourglass(hourglass):
         raise ValueError(f"widened: {hourglass.name!r} has no 'heatmaps_stack' outputs; expected a stacked hourglass")
     config = hourglass.get_config()
     convs = [layer for layer in config["layers"] if layer["class_name"] == "Conv2D"]

@@ -74,16 +74,21 @@ def train_lifting_pairs(cfg, data_dir, run_dir, **kwargs):
 
 
 def load_hourglass(path, cfg=None):
-    """The trained hourglass at ``path``; with ``cfg``'s ``hourglass.flip_test`` and ``zoom_test``,
-    the hourglass for testing with its mirror image and a zoomed view
-    (``kfusion.models.hourglass.with_test_augmentation``)."""
+    """The trained hourglass at ``path`` (a hourglass's ``.keras``, or an end-to-end model's, whose
+    hourglass is taken: ``kfusion.models.hourglass.inner_hourglass``); with ``cfg``'s
+    ``hourglass.flip_test`` and ``zoom_test``, the hourglass for testing with its mirror image and a
+    zoomed view (``kfusion.models.hourglass.with_test_augmentation``)."""
     from kfusion.models import load_model
+    from kfusion.models.hourglass import inner_hourglass
 
     path = Path(path)
     if not path.is_file():
         raise KfusionError(f"{path}: no trained hourglass there (run `kfusion train hourglass` first, "
                            "or pass --hourglass PATH.keras)")
-    model = load_model(path)
+    try:
+        model = inner_hourglass(load_model(path))
+    except ValueError as e:
+        raise KfusionError(f"{path}: {e}; expected a trained hourglass or an end-to-end model") from None
     hg = cfg["hourglass"] if cfg is not None else {"flip_test": False, "zoom_test": None}
     if hg["flip_test"] or hg["zoom_test"]:
         from kfusion.models.hourglass import with_test_augmentation

@@ -150,9 +150,12 @@ def hourglass_stage(cfg):
     def build():
         if hg["checkpoint"]:
             from kfusion.models import load_model
-            from kfusion.models.hourglass import resized, widened
+            from kfusion.models.hourglass import inner_hourglass, resized, widened
 
-            network = load_model(hg["checkpoint"])
+            try:
+                network = inner_hourglass(load_model(hg["checkpoint"]))
+            except ValueError as e:
+                raise KfusionError(f"hourglass.checkpoint: {hg['checkpoint']}: {e}") from None
             trained_at = int(network.inputs[0].shape[1])
             if trained_at != size:
                 try:  # e.g. a 64 px network continued at 96 px: finer maps, the same weights to start from

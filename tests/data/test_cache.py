@@ -201,6 +201,29 @@ def test_a_missing_hourglass_is_a_one_line_error_naming_it(tmp_path):
         driver.caches(cfg, tmp_path, missing, ["train"])
 
 
+def test_the_hourglass_of_an_end_to_end_model_loads_and_a_fusion_file_is_refused(tmp_path):
+    """`kfusion train fusion --hourglass saved_models/.../end_to_end.keras` takes the shipped hourglass: the
+    same weights as the hourglass it was built from; a file holding no hourglass is a one-line error."""
+    from kfusion import skeletons
+    from kfusion.models import save_model
+    from kfusion.models.end_to_end import build_end_to_end
+    from kfusion.models.fusion import build_fusion_network
+    from kfusion.models.hourglass import build_hourglass, with_flip_test
+    from kfusion.train import driver
+
+    hg = build_hourglass("tiny")
+    fusion = build_fusion_network("tiny", "early", seed=0)
+    save_model(build_end_to_end(with_flip_test(hg, skeletons.MPII16.flip_permutation), fusion, prune_fusion=False),
+               tmp_path / "end_to_end.keras")
+    loaded = driver.load_hourglass(tmp_path / "end_to_end.keras")
+    assert loaded.name == hg.name and len(loaded.weights) == len(hg.weights)
+    for a, b in zip(loaded.get_weights(), hg.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    save_model(fusion, tmp_path / "fusion.keras")
+    with pytest.raises(KfusionError, match=r"fusion.keras: .*holds none.*expected a trained hourglass or an end-to-end"):
+        driver.load_hourglass(tmp_path / "fusion.keras")
+
+
 def test_a_missing_hourglass_beside_existing_caches_is_a_one_line_error(tmp_path):
     from kfusion.train import driver
 

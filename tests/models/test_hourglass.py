@@ -6,7 +6,7 @@ import keras
 
 from kfusion import skeletons
 from kfusion.heatmaps import decode_heatmaps, render_heatmaps
-from kfusion.models.hourglass import (CentralZoom, build_hourglass, resized, widened, with_flip_test,
+from kfusion.models.hourglass import (CentralZoom, build_hourglass, inner_hourglass, resized, widened, with_flip_test,
                                      with_test_augmentation, zoom_matrix)
 
 
@@ -148,6 +148,22 @@ def test_widened_refuses_a_fraction_and_a_network_without_maps():
     plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
     with pytest.raises(ValueError, match="no 'heatmaps_stack' outputs"):
         widened(plain, 2)
+
+
+def test_inner_hourglass_finds_the_hourglass_inside_an_end_to_end_model():
+    """A shipped model's hourglass can feed a new fusion network: it sits inside the end-to-end model,
+    inside its test-time views."""
+    from kfusion.models.end_to_end import build_end_to_end
+    from kfusion.models.fusion import build_fusion_network
+
+    hg = build_hourglass("tiny")
+    assert inner_hourglass(hg) is hg
+    fusion = build_fusion_network("tiny", "early", seed=0)
+    e2e = build_end_to_end(with_flip_test(hg, skeletons.MPII16.flip_permutation), fusion, prune_fusion=False)
+    found = inner_hourglass(e2e)
+    assert found is hg
+    with pytest.raises(ValueError, match="no stacked hourglass and holds none"):
+        inner_hourglass(fusion)
 
 
 def test_zoom_matrix_samples_about_the_centre_in_the_corner_convention():
