@@ -66,9 +66,9 @@ PRESETS = {
             {"kind": "fc", "units": 128},
         ],
     },
-    # the shipped model's 3D network (configs/people.yaml): the "cpu" network's depth (L = 6) and
-    # input with twice its filters and units; a training step costs about as much, since the data
-    # pipeline, not these convolutions, takes most of it
+    # a wider 3D network for configs/people.yaml: the "cpu" network's depth (L = 6) and input with
+    # twice its filters and units; 218 ms a training step on the 2-core CPU against 174. Measured
+    # (docs/results/photos/people.md, round 10): no better on photographs, so not shipped
     "people": {
         "input_size": 64,
         "blocks": [
